@@ -1,0 +1,148 @@
+//! Decoders: marker types, chosen by the macro from a method's return type, that turn a
+//! response into that method's output.
+
+use std::future::Future;
+use std::marker::PhantomData;
+
+use http::StatusCode;
+use reqwest::Response;
+use serde::de::DeserializeOwned;
+
+use super::api_response::ApiResponse;
+use crate::error::{EXCERPT_LEN, excerpt};
+use crate::{ApiError, DecodeError, Error};
+
+/// How much of a non-success body is kept in [`ApiError::body`]: an error page is for
+/// reading, and a misbehaving server should not make the client buffer gigabytes.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// Turns a response into the output of a generated method.
+pub trait Decode {
+    /// What the method returns on success.
+    type Output;
+
+    /// Decodes `response`; a non-success status is an [`Error::Api`] unless the decoder says otherwise.
+    fn decode(response: Response) -> impl Future<Output = Result<Self::Output, Error>> + Send;
+}
+
+/// The body as JSON, decoded into `T`.
+pub struct Json<T>(PhantomData<fn() -> T>);
+
+/// No output: the body is ignored.
+pub struct Unit;
+
+/// The body as text (decoded with the charset of its `Content-Type`, UTF-8 by default).
+pub struct Text;
+
+/// The body as raw bytes.
+pub struct Bytes;
+
+/// The response itself, whatever its status.
+pub struct Raw;
+
+/// An [`ApiResponse`] holding status, headers and the output of `M`; never fails on status.
+pub struct WithResponse<M>(PhantomData<fn() -> M>);
+
+impl<T: DeserializeOwned> Decode for Json<T> {
+    type Output = T;
+
+    async fn decode(response: Response) -> Result<T, Error> {
+        let response = success(response).await?;
+        let status = response.status();
+        let body = response.bytes().await?;
+        parse_json(status, &body)
+    }
+}
+
+impl Decode for Unit {
+    type Output = ();
+
+    async fn decode(response: Response) -> Result<(), Error> {
+        success(response).await.map(drop)
+    }
+}
+
+impl Decode for Text {
+    type Output = String;
+
+    async fn decode(response: Response) -> Result<String, Error> {
+        Ok(success(response).await?.text().await?)
+    }
+}
+
+impl Decode for Bytes {
+    type Output = bytes::Bytes;
+
+    async fn decode(response: Response) -> Result<bytes::Bytes, Error> {
+        Ok(success(response).await?.bytes().await?)
+    }
+}
+
+impl Decode for Raw {
+    type Output = Response;
+
+    async fn decode(response: Response) -> Result<Response, Error> {
+        Ok(response)
+    }
+}
+
+impl<M: Decode> Decode for WithResponse<M> {
+    type Output = ApiResponse<M::Output>;
+
+    async fn decode(response: Response) -> Result<Self::Output, Error> {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = M::decode(response).await;
+        Ok(ApiResponse::new(status, headers, body))
+    }
+}
+
+/// The response if its status is a success, else an [`Error::Api`] with its (capped) body.
+async fn success(response: Response) -> Result<Response, Error> {
+    if response.status().is_success() {
+        return Ok(response);
+    }
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = read_capped(response, ERROR_BODY_LIMIT).await;
+    let body = String::from_utf8_lossy(&body).into_owned();
+    Err(ApiError {
+        status,
+        headers,
+        body,
+    }
+    .into())
+}
+
+/// Up to `limit` bytes of the body; a body that breaks off yields what arrived.
+async fn read_capped(mut response: Response, limit: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() < limit {
+        let Ok(Some(chunk)) = response.chunk().await else {
+            break;
+        };
+        let room = limit - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    }
+    body
+}
+
+fn parse_json<T: DeserializeOwned>(status: StatusCode, body: &[u8]) -> Result<T, Error> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        let message = format!(
+            "the body is empty, but JSON was expected for `{}`",
+            std::any::type_name::<T>()
+        );
+        return Err(decode_error(status, message, body));
+    }
+    serde_json::from_slice(body).map_err(|error| decode_error(status, error.to_string(), body))
+}
+
+fn decode_error(status: StatusCode, message: String, body: &[u8]) -> Error {
+    let excerpt = excerpt(&String::from_utf8_lossy(body), EXCERPT_LEN);
+    Error::Decode(DecodeError {
+        status,
+        message,
+        excerpt,
+    })
+}

@@ -1,0 +1,166 @@
+//! [`RequestSpec`]: what one call of a generated method sends, filled in by generated code.
+
+use std::fmt::{self, Display};
+
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use http::{HeaderMap, Method};
+use serde::Serialize;
+
+/// The request one call sends: method, path, query, headers, body.
+///
+/// Every method is infallible: a value that cannot be written (a header value with a line
+/// break, a query value serde cannot encode) is remembered, and
+/// [`ClientCore::execute`](super::core::ClientCore::execute) returns it as
+/// [`Error::Request`](crate::Error::Request) without sending anything.
+pub struct RequestSpec {
+    pub(super) method: Method,
+    pub(super) path: String,
+    pub(super) query: String,
+    pub(super) headers: HeaderMap,
+    pub(super) body: Option<Body>,
+    pub(super) no_auth: bool,
+    pub(super) error: Option<String>,
+}
+
+/// A serialized body and its content type.
+pub(super) struct Body {
+    pub(super) bytes: bytes::Bytes,
+    pub(super) content_type: HeaderValue,
+}
+
+impl RequestSpec {
+    pub(super) fn new(method: Method, path: String) -> Self {
+        Self {
+            method,
+            path,
+            query: String::new(),
+            headers: HeaderMap::new(),
+            body: None,
+            no_auth: false,
+            error: None,
+        }
+    }
+
+    /// Adds `name=value` to the query. `None` adds nothing; a sequence repeats the key.
+    pub fn query<T: ?Sized + Serialize>(&mut self, name: &str, value: &T) {
+        let encoded = serde_html_form::to_string([(name, value)]);
+        self.push_query(encoded, || format!("query parameter `{name}`"));
+    }
+
+    /// Adds every field of `value` (a struct or a map) to the query; `None` fields are left out.
+    pub fn query_struct<T: ?Sized + Serialize>(&mut self, value: &T) {
+        let encoded = serde_html_form::to_string(value);
+        self.push_query(encoded, || "query".to_owned());
+    }
+
+    fn push_query(
+        &mut self,
+        encoded: Result<String, serde_html_form::ser::Error>,
+        what: impl FnOnce() -> String,
+    ) {
+        match encoded {
+            Ok(pairs) if pairs.is_empty() => {}
+            Ok(pairs) => {
+                if !self.query.is_empty() {
+                    self.query.push('&');
+                }
+                self.query.push_str(&pairs);
+            }
+            Err(error) => self.fail(format!("{} cannot be encoded: {error}", what())),
+        }
+    }
+
+    /// Sets header `name` to `value` (written with `Display`), replacing any earlier value.
+    pub fn header<T: ?Sized + Display>(&mut self, name: &'static str, value: &T) {
+        self.insert_header(name, &value.to_string());
+    }
+
+    /// Sets header `name` to the literal `value`, replacing any earlier value.
+    pub fn static_header(&mut self, name: &'static str, value: &'static str) {
+        self.insert_header(name, value);
+    }
+
+    fn insert_header(&mut self, name: &str, value: &str) {
+        let Ok(header) = HeaderName::from_bytes(name.as_bytes()) else {
+            return self.fail(format!("`{name}` is not a valid header name"));
+        };
+        match HeaderValue::from_str(value) {
+            Ok(value) => {
+                self.headers.insert(header, value);
+            }
+            Err(_) => self.fail(format!(
+                "the value of header `{name}` is not a valid header value"
+            )),
+        }
+    }
+
+    /// Sends `value` as JSON, with `Content-Type: application/json`.
+    pub fn json<T: ?Sized + Serialize>(&mut self, value: &T) {
+        match serde_json::to_vec(value) {
+            Ok(json) => self.set_body(json.into(), "application/json"),
+            Err(error) => self.fail(format!("the body cannot be written as JSON: {error}")),
+        }
+    }
+
+    /// Sends `value` form-urlencoded, with `Content-Type: application/x-www-form-urlencoded`.
+    pub fn form<T: ?Sized + Serialize>(&mut self, value: &T) {
+        match serde_html_form::to_string(value) {
+            Ok(form) => self.set_body(form.into(), "application/x-www-form-urlencoded"),
+            Err(error) => self.fail(format!("the body cannot be form-encoded: {error}")),
+        }
+    }
+
+    /// Sends `text` with the given content type.
+    pub fn text(&mut self, text: impl Into<String>, content_type: &'static str) {
+        self.set_body(text.into().into(), content_type);
+    }
+
+    /// Sends `bytes` with the given content type.
+    pub fn bytes(&mut self, bytes: impl Into<bytes::Bytes>, content_type: &'static str) {
+        self.set_body(bytes.into(), content_type);
+    }
+
+    fn set_body(&mut self, bytes: bytes::Bytes, content_type: &str) {
+        match HeaderValue::from_str(content_type) {
+            Ok(content_type) => {
+                self.body = Some(Body {
+                    bytes,
+                    content_type,
+                })
+            }
+            Err(_) => self.fail(format!("`{content_type}` is not a valid content type")),
+        }
+    }
+
+    /// Sends the request without an access token.
+    pub fn no_auth(&mut self) {
+        self.no_auth = true;
+    }
+
+    /// Keeps the first error: it is the one the user's code caused first.
+    fn fail(&mut self, message: String) {
+        self.error.get_or_insert(message);
+    }
+
+    /// The headers to send, in order of precedence: the client's defaults, then the body's
+    /// content type, then this request's own headers.
+    pub(super) fn merged_headers(&mut self, defaults: &HeaderMap) -> HeaderMap {
+        let mut headers = defaults.clone();
+        if let Some(body) = &self.body {
+            headers.insert(CONTENT_TYPE, body.content_type.clone());
+        }
+        headers.extend(std::mem::take(&mut self.headers));
+        headers
+    }
+}
+
+impl fmt::Debug for RequestSpec {
+    /// Method and path only: headers and query may hold secrets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestSpec")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("no_auth", &self.no_auth)
+            .finish_non_exhaustive()
+    }
+}

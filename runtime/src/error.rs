@@ -1,0 +1,248 @@
+//! Errors: [`TokenError`] when no token could be had, [`Error`] for a whole call.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderMap, StatusCode};
+
+/// Why no access token could be had.
+///
+/// `Clone`, because one failed refresh is delivered to every caller that waited on it.
+/// No variant ever carries a client secret, a password or a token.
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// The token endpoint answered with an OAuth2 error body (RFC 6749 5.2).
+    #[error("token endpoint returned `{error}`{}{}", status_suffix(*.status), description_suffix(.description))]
+    OAuth {
+        /// The HTTP status of the response (a few servers send errors with 200).
+        status: StatusCode,
+        /// The `error` code, e.g. `invalid_client`.
+        error: String,
+        /// The `error_description`, when present.
+        description: Option<String>,
+        /// The `error_uri`, when present.
+        uri: Option<String>,
+    },
+    /// The response was not a token response: not JSON, or an unexpected shape.
+    #[error("token endpoint answered {status} with an unreadable body ({reason}): {excerpt:?}")]
+    UnexpectedResponse {
+        /// The HTTP status of the response.
+        status: StatusCode,
+        /// What was wrong with it.
+        reason: String,
+        /// The start of the body (redacted if it looked like it held a token).
+        excerpt: String,
+    },
+    /// A success response lacked a required field.
+    #[error("token response ({status}) is missing `{field}`")]
+    MissingField {
+        /// The HTTP status of the response.
+        status: StatusCode,
+        /// The missing field, e.g. `access_token`.
+        field: &'static str,
+    },
+    /// The response body was larger than the limit.
+    #[error("token endpoint answered {status} with a body larger than {limit} bytes")]
+    ResponseTooLarge {
+        /// The HTTP status of the response.
+        status: StatusCode,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The token endpoint did not answer in time.
+    #[error("token endpoint did not answer within {0:?}")]
+    Timeout(Duration),
+    /// The token endpoint could not be reached or the connection broke.
+    #[error("could not reach the token endpoint: {0}")]
+    Transport(#[source] Arc<reqwest::Error>),
+    /// The options are invalid (bad endpoint URL, plain `http://` to a remote host...).
+    #[error("invalid token options: {0}")]
+    InvalidOptions(String),
+    /// A custom [`TokenSource`](crate::TokenSource) failed.
+    #[error("token source failed: {0}")]
+    Source(#[source] Arc<dyn std::error::Error + Send + Sync>),
+    /// The access token holds characters that cannot go in an HTTP header.
+    #[error("the access token holds characters that cannot go in an HTTP header")]
+    InvalidToken,
+    /// The refresh task ended without a result (it panicked).
+    #[error("the token refresh ended without a result")]
+    RefreshAborted,
+}
+
+fn status_suffix(status: StatusCode) -> String {
+    format!(" (HTTP {})", status.as_u16())
+}
+
+fn description_suffix(description: &Option<String>) -> String {
+    description
+        .as_deref()
+        .map(|d| format!(": {d}"))
+        .unwrap_or_default()
+}
+
+impl TokenError {
+    /// A [`TokenError::Source`] from any error, for custom token sources.
+    pub fn source(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Source(Arc::new(error))
+    }
+
+    /// The OAuth2 `error` code (`invalid_client`, `invalid_grant`...), when the server sent one.
+    pub fn oauth_error(&self) -> Option<&str> {
+        match self {
+            Self::OAuth { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status of the token endpoint's response, where there was one.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Self::OAuth { status, .. }
+            | Self::UnexpectedResponse { status, .. }
+            | Self::MissingField { status, .. }
+            | Self::ResponseTooLarge { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Whether the token endpoint timed out.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Self::Timeout(_))
+    }
+
+    /// Whether the token endpoint could not be reached.
+    pub fn is_transport(&self) -> bool {
+        matches!(self, Self::Transport(_))
+    }
+}
+
+/// The error of a call made through a generated client.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No access token could be had.
+    #[error("could not get an access token: {0}")]
+    Token(#[from] TokenError),
+    /// The server answered with a non-success status. Boxed: it carries the response
+    /// headers, and a large variant would make every `Result<_, Error>` large.
+    #[error(transparent)]
+    Api(Box<ApiError>),
+    /// The request could not be sent or the response not received.
+    #[error("request failed: {0}")]
+    Transport(#[source] reqwest_middleware::Error),
+    /// The response body could not be decoded into the expected type.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The request could not be built (an argument could not be written as a header or query value).
+    #[error("invalid request: {0}")]
+    Request(String),
+    /// The client could not be built.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+}
+
+impl Error {
+    /// The HTTP status of the response, where there was one.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Self::Api(e) => Some(e.status),
+            Self::Decode(e) => Some(e.status),
+            Self::Transport(e) => match e {
+                reqwest_middleware::Error::Reqwest(e) => e.status(),
+                reqwest_middleware::Error::Middleware(_) => None,
+            },
+            Self::Token(_) | Self::Request(_) | Self::Build(_) => None,
+        }
+    }
+
+    /// Whether no token could be had.
+    pub fn is_token(&self) -> bool {
+        matches!(self, Self::Token(_))
+    }
+
+    /// Whether the server answered with a non-success status.
+    pub fn is_api(&self) -> bool {
+        matches!(self, Self::Api(_))
+    }
+
+    /// Whether the body could not be decoded.
+    pub fn is_decode(&self) -> bool {
+        matches!(self, Self::Decode(_))
+    }
+
+    /// Whether the request could not be sent or the response not received.
+    pub fn is_transport(&self) -> bool {
+        matches!(self, Self::Transport(_))
+    }
+}
+
+impl From<ApiError> for Error {
+    fn from(error: ApiError) -> Self {
+        Self::Api(Box::new(error))
+    }
+}
+
+impl From<reqwest_middleware::Error> for Error {
+    fn from(error: reqwest_middleware::Error) -> Self {
+        Self::Transport(error)
+    }
+}
+
+impl From<reqwest::Error> for Error {
+    fn from(error: reqwest::Error) -> Self {
+        Self::Transport(reqwest_middleware::Error::Reqwest(error))
+    }
+}
+
+/// A non-success response: its status, headers and body text.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The response headers.
+    pub headers: HeaderMap,
+    /// The body, as text (lossy UTF-8); at most its first 64 KiB.
+    pub body: String,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "server answered {}", self.status)?;
+        if !self.body.is_empty() {
+            write!(f, ": {:?}", excerpt(&self.body, EXCERPT_LEN))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// A success response whose body could not be decoded.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("could not decode the response ({status}): {message}; body starts with {excerpt:?}")]
+pub struct DecodeError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// What went wrong.
+    pub message: String,
+    /// The start of the body.
+    pub excerpt: String,
+}
+
+/// A generated client could not be built: a required setting is missing or invalid.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("cannot build the client: {0}")]
+pub struct BuildError(pub(crate) String);
+
+/// How many characters of a body an error keeps.
+pub(crate) const EXCERPT_LEN: usize = 200;
+
+/// The first `max` characters of `text`, on a character boundary, with `…` when cut.
+pub(crate) fn excerpt(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}

@@ -1,0 +1,67 @@
+//! [`TokenFuture`]: the future returned by [`TokenProvider::token`](crate::TokenProvider::token).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use crate::{AccessToken, TokenError};
+
+/// The future returned by [`TokenProvider::token`](crate::TokenProvider::token).
+///
+/// Either already complete, which costs no allocation (the hot path of
+/// [`SharedTokenProvider`](crate::SharedTokenProvider) hands out a cached token this way), or a
+/// boxed future for the slow path. This keeps [`TokenProvider`](crate::TokenProvider)
+/// object-safe without boxing every call, as `async_trait` would.
+#[must_use = "futures do nothing unless awaited"]
+pub struct TokenFuture<'a> {
+    state: State<'a>,
+}
+
+type BoxFuture<'a> = Pin<Box<dyn Future<Output = Result<AccessToken, TokenError>> + Send + 'a>>;
+
+enum State<'a> {
+    Ready(Option<Result<AccessToken, TokenError>>),
+    Pending(BoxFuture<'a>),
+}
+
+impl<'a> TokenFuture<'a> {
+    /// A future that is already complete.
+    pub fn ready(result: Result<AccessToken, TokenError>) -> Self {
+        Self {
+            state: State::Ready(Some(result)),
+        }
+    }
+
+    /// A future that runs `future`.
+    pub fn new(future: impl Future<Output = Result<AccessToken, TokenError>> + Send + 'a) -> Self {
+        Self {
+            state: State::Pending(Box::pin(future)),
+        }
+    }
+}
+
+impl Future for TokenFuture<'_> {
+    type Output = Result<AccessToken, TokenError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.state {
+            State::Ready(result) => {
+                Poll::Ready(result.take().expect("TokenFuture polled after completion"))
+            }
+            State::Pending(future) => future.as_mut().poll(cx),
+        }
+    }
+}
+
+impl fmt::Debug for TokenFuture<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            State::Ready(_) => "ready",
+            State::Pending(_) => "pending",
+        };
+        f.debug_struct("TokenFuture")
+            .field("state", &state)
+            .finish()
+    }
+}

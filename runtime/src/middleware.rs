@@ -1,0 +1,86 @@
+//! [`TokenMiddleware`]: bearer tokens for any `reqwest_middleware` client.
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::Extensions;
+use reqwest::{Request, Response};
+use reqwest_middleware::{Middleware, Next};
+
+use crate::{TokenProvider, auth};
+
+/// Adds `Authorization: Bearer <token>` from a [`TokenProvider`] to every request that has
+/// no `Authorization` header yet; on a 401, invalidates the token it used and replays the
+/// request once with a fresh token (when the body can be cloned). A second 401 is returned
+/// as it is.
+///
+/// The Rust counterpart of .NET's token-refreshing `DelegatingHandler`:
+///
+/// ```no_run
+/// # use token_client_runtime::{SharedTokenProvider, TokenMiddleware, TokenOptions};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let options = TokenOptions::client_credentials("https://login.example.com/token", "id", "secret");
+/// let provider = SharedTokenProvider::new(options)?;
+/// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+///     .with(TokenMiddleware::new(provider))
+///     .build();
+/// # Ok(()) }
+/// ```
+///
+/// A token that cannot be had fails the request with
+/// `reqwest_middleware::Error::Middleware`, whose inner error downcasts to
+/// [`TokenError`](crate::TokenError).
+#[derive(Clone)]
+pub struct TokenMiddleware {
+    provider: Arc<dyn TokenProvider>,
+    retry_on_unauthorized: bool,
+}
+
+impl TokenMiddleware {
+    /// A middleware taking its tokens from `provider`.
+    pub fn new(provider: impl TokenProvider) -> Self {
+        Self {
+            provider: Arc::new(provider),
+            retry_on_unauthorized: true,
+        }
+    }
+
+    /// Whether to replay a request once after a 401 (default `true`). The token is
+    /// invalidated on a 401 either way.
+    pub fn retry_on_unauthorized(mut self, retry: bool) -> Self {
+        self.retry_on_unauthorized = retry;
+        self
+    }
+}
+
+#[async_trait::async_trait]
+impl Middleware for TokenMiddleware {
+    async fn handle(
+        &self,
+        mut request: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        let provider = &*self.provider;
+        let authorized = auth::authorize(provider, &mut request, self.retry_on_unauthorized)
+            .await
+            .map_err(reqwest_middleware::Error::middleware)?;
+        let response = next.clone().run(request, extensions).await?;
+        let Some(authorized) = authorized else {
+            return Ok(response);
+        };
+        match authorized.retry_after(provider, response.status()).await {
+            Ok(Some(replay)) => next.run(replay, extensions).await,
+            Ok(None) => Ok(response),
+            Err(error) => Err(reqwest_middleware::Error::middleware(error)),
+        }
+    }
+}
+
+impl fmt::Debug for TokenMiddleware {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenMiddleware")
+            .field("retry_on_unauthorized", &self.retry_on_unauthorized)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,264 @@
+//! [`OAuth2Source`]: tokens from an RFC 6749 token endpoint.
+
+use std::fmt;
+use std::sync::{Mutex, PoisonError};
+
+use base64::Engine as _;
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use http::{HeaderValue, StatusCode};
+use tokio::time::Instant;
+use url::Url;
+
+use crate::options::Secret;
+use crate::response::{self, TokenResponse};
+use crate::{AccessToken, ClientAuth, TokenError, TokenOptions, TokenSource};
+
+/// The largest token response read; a larger one is an error (a token response is a few KiB).
+const MAX_BODY: usize = 64 * 1024;
+
+/// Fetches tokens from the token endpoint of [`TokenOptions`]: client credentials or
+/// password grant, then the `refresh_token` grant while the server hands out refresh
+/// tokens (storing each rotated one, and falling back to the primary grant when the server
+/// answers `invalid_grant`).
+pub struct OAuth2Source {
+    options: TokenOptions,
+    endpoint: Url,
+    http: reqwest::Client,
+    refresh_token: Mutex<Option<Secret>>,
+}
+
+/// The grant of one token request.
+enum Grant {
+    Primary,
+    Refresh(Secret),
+}
+
+impl OAuth2Source {
+    /// A source for `options`, with its own HTTP client. Fails when the options are invalid.
+    pub fn new(options: TokenOptions) -> Result<Self, TokenError> {
+        Self::with_client(options, reqwest::Client::new())
+    }
+
+    /// A source for `options` that sends its requests with `http`.
+    pub fn with_client(options: TokenOptions, http: reqwest::Client) -> Result<Self, TokenError> {
+        let endpoint = options.validate()?;
+        Ok(Self {
+            options,
+            endpoint,
+            http,
+            refresh_token: Mutex::new(None),
+        })
+    }
+
+    fn take_refresh_token(&self) -> Option<Secret> {
+        self.refresh_token
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    fn store_refresh_token(&self, token: Option<Secret>) {
+        *self
+            .refresh_token
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = token;
+    }
+
+    /// Sends one token request and reads its response, within the request timeout.
+    async fn request(&self, grant: &Grant) -> Result<TokenResponse, TokenError> {
+        let timeout = self.options.request_timeout;
+        let started = Instant::now();
+        let outcome = match tokio::time::timeout(timeout, self.exchange(grant)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(TokenError::Timeout(timeout)),
+        };
+        self.trace(grant, started, &outcome);
+        outcome
+    }
+
+    async fn exchange(&self, grant: &Grant) -> Result<TokenResponse, TokenError> {
+        let request = self.build_request(grant)?;
+        let response = self.http.execute(request).await.map_err(transport)?;
+        let status = response.status();
+        let body = read_limited(response, status).await?;
+        response::parse(status, &body)
+    }
+
+    fn build_request(&self, grant: &Grant) -> Result<reqwest::Request, TokenError> {
+        let mut request = reqwest::Request::new(reqwest::Method::POST, self.endpoint.clone());
+        let headers = request.headers_mut();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        if self.options.client_auth == ClientAuth::BasicAuth {
+            headers.insert(AUTHORIZATION, self.basic_header()?);
+        }
+        *request.body_mut() = Some(self.form(grant).into());
+        Ok(request)
+    }
+
+    /// RFC 6749 2.3.1: id and secret are form-urlencoded, then joined and base64-encoded.
+    fn basic_header(&self) -> Result<HeaderValue, TokenError> {
+        let id: String =
+            form_urlencoded::byte_serialize(self.options.client_id.as_bytes()).collect();
+        let secret: String =
+            form_urlencoded::byte_serialize(self.options.client_secret.expose().as_bytes())
+                .collect();
+        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+        let mut value = HeaderValue::try_from(format!("Basic {encoded}")).map_err(|_| {
+            TokenError::InvalidOptions("client credentials cannot form a header".to_owned())
+        })?;
+        value.set_sensitive(true);
+        Ok(value)
+    }
+
+    fn form(&self, grant: &Grant) -> String {
+        let o = &self.options;
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        match grant {
+            Grant::Refresh(token) => {
+                form.append_pair("grant_type", "refresh_token");
+                form.append_pair("refresh_token", token.expose());
+            }
+            Grant::Primary => match (&o.username, &o.password) {
+                (Some(user), password) => {
+                    form.append_pair("grant_type", "password");
+                    form.append_pair("username", user);
+                    form.append_pair("password", password.as_ref().map_or("", |p| p.expose()));
+                }
+                (None, _) => {
+                    form.append_pair("grant_type", "client_credentials");
+                }
+            },
+        }
+        if o.client_auth == ClientAuth::RequestBody {
+            form.append_pair("client_id", &o.client_id);
+            form.append_pair("client_secret", o.client_secret.expose());
+        }
+        let optional = [
+            ("scope", &o.scope),
+            ("audience", &o.audience),
+            ("resource", &o.resource),
+        ];
+        for (name, value) in optional {
+            if let Some(value) = value {
+                form.append_pair(name, value);
+            }
+        }
+        for (name, value) in &o.extra_params {
+            form.append_pair(name, value);
+        }
+        form.finish()
+    }
+
+    /// The token of a response; stores its refresh token, or keeps `used` (the one just
+    /// sent) when the server did not rotate it.
+    fn token_from(&self, response: TokenResponse, used: Option<Secret>) -> AccessToken {
+        let lifetime = response.expires_in.unwrap_or(self.options.default_lifetime);
+        let TokenResponse {
+            access_token,
+            token_type,
+            refresh_token,
+            scope,
+            ..
+        } = response;
+        self.store_refresh_token(refresh_token.map(Secret::new).or(used));
+        AccessToken::with_details(access_token, token_type, Instant::now() + lifetime, scope)
+    }
+
+    fn trace(&self, grant: &Grant, started: Instant, outcome: &Result<TokenResponse, TokenError>) {
+        let grant = grant.name(&self.options);
+        let host = self.endpoint.host_str().unwrap_or_default();
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        match outcome {
+            Ok(_) => tracing::debug!(grant, host, elapsed_ms, "token request succeeded"),
+            Err(error) => tracing::warn!(
+                grant,
+                host,
+                elapsed_ms,
+                error_code = error.oauth_error().unwrap_or_default(),
+                %error,
+                "token request failed"
+            ),
+        }
+    }
+}
+
+impl Grant {
+    fn name(&self, options: &TokenOptions) -> &'static str {
+        match self {
+            Grant::Refresh(_) => "refresh_token",
+            Grant::Primary if options.username.is_some() => "password",
+            Grant::Primary => "client_credentials",
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenSource for OAuth2Source {
+    async fn fetch(&self) -> Result<AccessToken, TokenError> {
+        if let Some(refresh) = self.take_refresh_token() {
+            match self.request(&Grant::Refresh(refresh.clone())).await {
+                Ok(response) => return Ok(self.token_from(response, Some(refresh))),
+                Err(error) if error.oauth_error() == Some("invalid_grant") => {
+                    tracing::debug!("refresh token rejected; falling back to the primary grant");
+                }
+                Err(error) => {
+                    // Not a verdict on the refresh token (a 500, a timeout): keep it.
+                    self.store_refresh_token(Some(refresh));
+                    return Err(error);
+                }
+            }
+        }
+        let response = self.request(&Grant::Primary).await?;
+        Ok(self.token_from(response, None))
+    }
+}
+
+fn transport(error: reqwest::Error) -> TokenError {
+    TokenError::Transport(std::sync::Arc::new(error))
+}
+
+/// Reads the body, refusing more than [`MAX_BODY`] bytes (memory stays bounded whatever
+/// the server sends).
+async fn read_limited(
+    mut response: reqwest::Response,
+    status: StatusCode,
+) -> Result<Vec<u8>, TokenError> {
+    let too_large = TokenError::ResponseTooLarge {
+        status,
+        limit: MAX_BODY,
+    };
+    if response
+        .content_length()
+        .is_some_and(|len| len > MAX_BODY as u64)
+    {
+        return Err(too_large);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(transport)? {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(too_large);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+impl fmt::Debug for OAuth2Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuth2Source")
+            .field("options", &self.options)
+            .field(
+                "has_refresh_token",
+                &self
+                    .refresh_token
+                    .lock()
+                    .map(|t| t.is_some())
+                    .unwrap_or(false),
+            )
+            .finish_non_exhaustive()
+    }
+}

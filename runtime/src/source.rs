@@ -1,0 +1,26 @@
+//! [`TokenSource`]: where fresh tokens come from.
+
+use crate::{AccessToken, TokenError};
+
+/// Fetches one fresh token from somewhere: a token endpoint ([`OAuth2Source`](crate::OAuth2Source)),
+/// a cloud metadata server, a file, a closure...
+///
+/// A source does no caching: wrap it in a [`SharedTokenProvider`](crate::SharedTokenProvider)
+/// (`SharedTokenProvider::from_source(source)`), which calls `fetch` only when a token is
+/// needed, once however many callers ask.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a token source",
+    label = "implement `token_client::TokenSource` for this type, with `#[token_client::async_trait]`"
+)]
+#[async_trait::async_trait]
+pub trait TokenSource: Send + Sync + 'static {
+    /// Fetches a fresh token. Its `expires_at` drives the provider's refresh schedule.
+    async fn fetch(&self) -> Result<AccessToken, TokenError>;
+}
+
+#[async_trait::async_trait]
+impl<S: TokenSource + ?Sized> TokenSource for std::sync::Arc<S> {
+    async fn fetch(&self) -> Result<AccessToken, TokenError> {
+        (**self).fetch().await
+    }
+}

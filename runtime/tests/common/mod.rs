@@ -1,0 +1,88 @@
+//! Test helpers shared by the runtime's integration tests.
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use token_client_runtime::{AccessToken, TokenError, TokenSource};
+use tokio::time::Instant;
+
+/// What one fetch of a [`ScriptedSource`] does.
+#[derive(Clone, Debug)]
+pub enum Step {
+    /// Answers `t<n>` (n = number of this fetch) with this lifetime.
+    Token(Duration),
+    /// Fails with this error.
+    Fail(TokenError),
+    /// Panics.
+    Panic,
+}
+
+/// A token source that counts its fetches, takes `delay` of (paused) time, and follows a
+/// script (then repeats its `default` step).
+pub struct ScriptedSource {
+    pub fetches: AtomicUsize,
+    delay: Duration,
+    script: Mutex<VecDeque<Step>>,
+    default: Step,
+}
+
+impl ScriptedSource {
+    pub fn new(lifetime: Duration, delay: Duration) -> Self {
+        Self {
+            fetches: AtomicUsize::new(0),
+            delay,
+            script: Mutex::new(VecDeque::new()),
+            default: Step::Token(lifetime),
+        }
+    }
+
+    pub fn then(self, step: Step) -> Self {
+        self.script.lock().unwrap().push_back(step);
+        self
+    }
+
+    pub fn count(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenSource for ScriptedSource {
+    async fn fetch(&self) -> Result<AccessToken, TokenError> {
+        let n = self.fetches.fetch_add(1, Ordering::SeqCst) + 1;
+        tokio::time::sleep(self.delay).await;
+        let step = self.script.lock().unwrap().pop_front();
+        match step.unwrap_or_else(|| self.default.clone()) {
+            Step::Token(lifetime) => {
+                Ok(AccessToken::new(format!("t{n}"), Instant::now() + lifetime))
+            }
+            Step::Fail(error) => Err(error),
+            Step::Panic => panic!("scripted panic in token source"),
+        }
+    }
+}
+
+/// Polls `future` once: `Some` if it completed without waiting.
+pub fn poll_once<F: Future>(future: F) -> Option<F::Output> {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => None,
+    }
+}
+
+/// Lets spawned tasks run without advancing the clock.
+pub async fn settle() {
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+}

@@ -1,0 +1,666 @@
+//! `OAuth2Source` against a local token endpoint (wiremock): exact request shapes for each
+//! grant and client authentication, every fixture a real identity provider sends, and every
+//! failure mapped to the right `TokenError`.
+
+use std::time::Duration;
+
+use token_client_runtime::{
+    ClientAuth, OAuth2Source, SharedTokenProvider, TokenError, TokenOptions, TokenProvider,
+    TokenSource,
+};
+use tokio::time::Instant;
+use wiremock::matchers::{body_string, header, header_exists, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const FIXTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/token-responses"
+);
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{FIXTURES}/{name}")).unwrap()
+}
+
+fn json(status: u16, body: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_raw(body.as_bytes().to_vec(), "application/json")
+}
+
+fn ok_token(token: &str) -> ResponseTemplate {
+    json(
+        200,
+        &format!(r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":3600}}"#),
+    )
+}
+
+fn options(server: &MockServer) -> TokenOptions {
+    TokenOptions::client_credentials(format!("{}/token", server.uri()), "svc", "secret")
+}
+
+async fn fetch(options: TokenOptions) -> Result<token_client_runtime::AccessToken, TokenError> {
+    OAuth2Source::new(options).unwrap().fetch().await
+}
+
+/// Seconds between now and the token's expiry, rounded to the nearest second.
+fn lifetime(token: &token_client_runtime::AccessToken) -> u64 {
+    (token.expires_at() - Instant::now()).as_secs_f64().round() as u64
+}
+
+// ---- request shapes ----
+
+#[tokio::test]
+async fn client_credentials_sends_exact_form_and_basic_header() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(header("authorization", "Basic c3ZjOnNlY3JldA=="))
+        .and(header("content-type", "application/x-www-form-urlencoded"))
+        .and(header("accept", "application/json"))
+        .and(body_string("grant_type=client_credentials&scope=foos.read+foos.write&audience=https%3A%2F%2Fapi.example&resource=urn%3Ar&tenant=t%26x"))
+        .respond_with(ok_token("abc"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let options = options(&server)
+        .scope("foos.read foos.write")
+        .audience("https://api.example")
+        .resource("urn:r")
+        .extra_param("tenant", "t&x");
+    let token = fetch(options).await.unwrap();
+    assert_eq!(token.secret(), "abc");
+    assert_eq!(lifetime(&token), 3600);
+}
+
+#[tokio::test]
+async fn basic_header_form_encodes_id_and_secret_with_special_characters() {
+    let server = MockServer::start().await;
+    // base64("my%3Aclient%2B1+%C3%A9:p%40ss%3Aw%2Brd+%C3%A9"), per RFC 6749 2.3.1
+    Mock::given(header(
+        "authorization",
+        "Basic bXklM0FjbGllbnQlMkIxKyVDMyVBOTpwJTQwc3MlM0F3JTJCcmQrJUMzJUE5",
+    ))
+    .and(body_string("grant_type=client_credentials"))
+    .respond_with(ok_token("abc"))
+    .expect(1)
+    .mount(&server)
+    .await;
+    let options = TokenOptions::client_credentials(
+        format!("{}/token", server.uri()),
+        "my:client+1 é",
+        "p@ss:w+rd é",
+    );
+    assert_eq!(fetch(options).await.unwrap().secret(), "abc");
+}
+
+#[tokio::test]
+async fn password_grant_sends_user_and_password() {
+    let server = MockServer::start().await;
+    Mock::given(header("authorization", "Basic c3ZjOnNlY3JldA=="))
+        .and(body_string(
+            "grant_type=password&username=al+ice%3A1&password=p%40ss%3Aw%2Brd+%C3%A9&scope=openid",
+        ))
+        .respond_with(ok_token("user-token"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let options = TokenOptions::password(
+        format!("{}/token", server.uri()),
+        "svc",
+        "secret",
+        "al ice:1",
+        "p@ss:w+rd é",
+    )
+    .scope("openid");
+    assert_eq!(fetch(options).await.unwrap().secret(), "user-token");
+}
+
+#[tokio::test]
+async fn body_client_auth_sends_credentials_in_the_form_and_no_authorization() {
+    let server = MockServer::start().await;
+    Mock::given(body_string(
+        "grant_type=client_credentials&client_id=svc%3A1&client_secret=s+%2B%C3%A9",
+    ))
+    .respond_with(ok_token("abc"))
+    .expect(1)
+    .mount(&server)
+    .await;
+    let options =
+        TokenOptions::client_credentials(format!("{}/token", server.uri()), "svc:1", "s +é")
+            .client_auth(ClientAuth::RequestBody);
+    assert_eq!(fetch(options).await.unwrap().secret(), "abc");
+    let requests = server.received_requests().await.unwrap();
+    assert!(!requests[0].headers.contains_key("authorization"));
+}
+
+// ---- refresh_token grant ----
+
+#[tokio::test]
+async fn refresh_token_is_sent_and_the_rotated_one_stored() {
+    let server = MockServer::start().await;
+    Mock::given(body_string("grant_type=password&username=u&password=p"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("keycloak-password.json"), "application/json"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(body_string(
+        "grant_type=refresh_token&refresh_token=eyJhbGciOiJIUzI1NiJ9.kc-refresh.sig",
+    ))
+    .respond_with(json(
+        200,
+        r#"{"access_token":"second","expires_in":300,"refresh_token":"rotated-1"}"#,
+    ))
+    .expect(1)
+    .mount(&server)
+    .await;
+    Mock::given(body_string(
+        "grant_type=refresh_token&refresh_token=rotated-1",
+    ))
+    .respond_with(json(200, r#"{"access_token":"third","expires_in":300}"#))
+    .up_to_n_times(1)
+    .expect(1)
+    .mount(&server)
+    .await;
+    Mock::given(body_string(
+        "grant_type=refresh_token&refresh_token=rotated-1",
+    ))
+    .respond_with(json(200, r#"{"access_token":"fourth","expires_in":300}"#))
+    .expect(1)
+    .mount(&server)
+    .await;
+    let options =
+        TokenOptions::password(format!("{}/token", server.uri()), "svc", "secret", "u", "p");
+    let source = OAuth2Source::new(options).unwrap();
+    assert_eq!(
+        source.fetch().await.unwrap().secret(),
+        "eyJhbGciOiJSUzI1NiJ9.kc-pw.sig"
+    );
+    assert_eq!(source.fetch().await.unwrap().secret(), "second");
+    assert_eq!(source.fetch().await.unwrap().secret(), "third");
+    // No new refresh token in the last answer: the previous one stays in use.
+    assert_eq!(source.fetch().await.unwrap().secret(), "fourth");
+}
+
+#[tokio::test]
+async fn rejected_refresh_token_falls_back_to_the_primary_grant() {
+    let server = MockServer::start().await;
+    Mock::given(body_string("grant_type=client_credentials"))
+        .respond_with(json(
+            200,
+            r#"{"access_token":"first","expires_in":300,"refresh_token":"r1"}"#,
+        ))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(body_string("grant_type=refresh_token&refresh_token=r1"))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .set_body_raw(fixture("error-invalid-grant.json"), "application/json"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(body_string("grant_type=client_credentials"))
+        .respond_with(ok_token("fallback"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let source = OAuth2Source::new(options(&server)).unwrap();
+    assert_eq!(source.fetch().await.unwrap().secret(), "first");
+    assert_eq!(source.fetch().await.unwrap().secret(), "fallback");
+}
+
+#[tokio::test]
+async fn refresh_token_survives_a_server_error() {
+    let server = MockServer::start().await;
+    Mock::given(body_string("grant_type=client_credentials"))
+        .respond_with(json(
+            200,
+            r#"{"access_token":"first","expires_in":300,"refresh_token":"r1"}"#,
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(body_string("grant_type=refresh_token&refresh_token=r1"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(body_string("grant_type=refresh_token&refresh_token=r1"))
+        .respond_with(ok_token("refreshed"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let source = OAuth2Source::new(options(&server)).unwrap();
+    source.fetch().await.unwrap();
+    let error = source.fetch().await.unwrap_err();
+    assert_eq!(error.status().map(|s| s.as_u16()), Some(503));
+    assert_eq!(source.fetch().await.unwrap().secret(), "refreshed");
+}
+
+// ---- fixtures: what real identity providers send ----
+
+enum Expect {
+    Token { secret: &'static str, lifetime: u64 },
+    OAuth(&'static str),
+    Missing(&'static str),
+    Unexpected,
+}
+
+#[tokio::test]
+async fn every_fixture_yields_a_token_or_the_right_error() {
+    use Expect::*;
+    let cases = [
+        (
+            "keycloak-client-credentials.json",
+            200,
+            Token {
+                secret: "eyJhbGciOiJSUzI1NiJ9.kc-cc.sig",
+                lifetime: 300,
+            },
+        ),
+        (
+            "keycloak-password.json",
+            200,
+            Token {
+                secret: "eyJhbGciOiJSUzI1NiJ9.kc-pw.sig",
+                lifetime: 300,
+            },
+        ),
+        (
+            "azure-ad-v1-string-expiry.json",
+            200,
+            Token {
+                secret: "eyJ0eXAiOiJKV1QifQ.aad-v1.sig",
+                lifetime: 3599,
+            },
+        ),
+        (
+            "azure-ad-v2.json",
+            200,
+            Token {
+                secret: "eyJ0eXAiOiJKV1QifQ.aad-v2.sig",
+                lifetime: 3599,
+            },
+        ),
+        (
+            "auth0-m2m.json",
+            200,
+            Token {
+                secret: "eyJhbGciOiJSUzI1NiJ9.auth0.sig",
+                lifetime: 86400,
+            },
+        ),
+        (
+            "lowercase-token-type.json",
+            200,
+            Token {
+                secret: "gho_16C7e42F292c6912E7710c838347Ae178B4a",
+                lifetime: 300,
+            },
+        ),
+        (
+            "no-expires-in.json",
+            200,
+            Token {
+                secret: "00D5e000000abcd!AQ0AQ.no-expiry",
+                lifetime: 300,
+            },
+        ),
+        (
+            "expires-in-zero.json",
+            200,
+            Token {
+                secret: "zero-lifetime-token",
+                lifetime: 300,
+            },
+        ),
+        (
+            "expires-in-float.json",
+            200,
+            Token {
+                secret: "float-lifetime-token",
+                lifetime: 3600,
+            },
+        ),
+        (
+            "form-encoded-response.txt",
+            200,
+            Token {
+                secret: "gho_formencoded123",
+                lifetime: 300,
+            },
+        ),
+        ("error-invalid-client.json", 401, OAuth("invalid_client")),
+        ("error-invalid-client.json", 400, OAuth("invalid_client")),
+        ("error-azure-verbose.json", 401, OAuth("invalid_client")),
+        ("error-invalid-grant.json", 400, OAuth("invalid_grant")),
+        (
+            "error-with-status-200.json",
+            200,
+            OAuth("bad_verification_code"),
+        ),
+        ("missing-access-token.json", 200, Missing("access_token")),
+        ("proxy-502.html", 502, Unexpected),
+    ];
+    for (file, status, expect) in cases {
+        let server = MockServer::start().await;
+        let content_type = match file.rsplit('.').next() {
+            Some("json") => "application/json",
+            Some("html") => "text/html",
+            _ => "application/x-www-form-urlencoded",
+        };
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(status).set_body_raw(fixture(file), content_type))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let result = fetch(options(&server)).await;
+        match (expect, result) {
+            (
+                Token {
+                    secret,
+                    lifetime: secs,
+                },
+                Ok(token),
+            ) => {
+                assert_eq!(token.secret(), secret, "{file}");
+                assert_eq!(lifetime(&token), secs, "{file}");
+                assert_eq!(token.token_type(), "Bearer", "{file}");
+            }
+            (OAuth(code), Err(error)) => {
+                assert_eq!(error.oauth_error(), Some(code), "{file}: {error}");
+                assert_eq!(error.status().unwrap().as_u16(), status, "{file}");
+            }
+            (Missing(field), Err(TokenError::MissingField { field: f, .. })) => {
+                assert_eq!(f, field, "{file}")
+            }
+            (
+                Unexpected,
+                Err(TokenError::UnexpectedResponse {
+                    status: s, excerpt, ..
+                }),
+            ) => {
+                assert_eq!(s.as_u16(), status, "{file}");
+                assert!(excerpt.contains("502 Bad Gateway"), "{file}: {excerpt}");
+                assert!(excerpt.len() < 200, "{file}: excerpt too long");
+            }
+            (_, other) => panic!("{file}: unexpected {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn oauth_error_keeps_code_and_description() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_raw(fixture("error-azure-verbose.json"), "application/json"),
+        )
+        .mount(&server)
+        .await;
+    let error = fetch(options(&server)).await.unwrap_err();
+    let TokenError::OAuth {
+        error: code,
+        description,
+        uri,
+        ..
+    } = &error
+    else {
+        panic!("{error:?}")
+    };
+    assert_eq!(code, "invalid_client");
+    assert!(description.as_deref().unwrap().starts_with("AADSTS7000215"));
+    assert_eq!(
+        uri.as_deref(),
+        Some("https://login.example.com/error?code=7000215")
+    );
+    let text = error.to_string();
+    assert!(
+        text.contains("invalid_client") && text.contains("401"),
+        "{text}"
+    );
+}
+
+// ---- failures, then recovery through the provider ----
+
+/// Serves `failure` once, then a good token; the provider (no cool-down) returns the
+/// failure to the first call and the token to the second, with one request each.
+async fn fails_then_recovers(failure: ResponseTemplate, check: impl Fn(&TokenError)) {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(failure)
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ok_token("good"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let provider =
+        SharedTokenProvider::new(options(&server).failure_cooldown(Duration::ZERO)).unwrap();
+    let error = provider.token().await.unwrap_err();
+    check(&error);
+    assert!(!error.to_string().contains("secret"), "{error}");
+    assert_eq!(provider.token().await.unwrap().secret(), "good");
+}
+
+#[tokio::test]
+async fn status_500_without_body() {
+    fails_then_recovers(ResponseTemplate::new(500), |e| {
+        assert!(
+            matches!(e, TokenError::UnexpectedResponse { status, .. } if status.as_u16() == 500),
+            "{e:?}"
+        )
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn html_body() {
+    let html = ResponseTemplate::new(502).set_body_raw(fixture("proxy-502.html"), "text/html");
+    fails_then_recovers(html, |e| {
+        assert!(
+            matches!(e, TokenError::UnexpectedResponse { status, .. } if status.as_u16() == 502),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("502 Bad Gateway"), "{e}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn invalid_json() {
+    fails_then_recovers(json(200, r#"{"access_token": "#), |e| {
+        assert!(matches!(e, TokenError::UnexpectedResponse { .. }), "{e:?}")
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn error_in_a_200() {
+    let body = ResponseTemplate::new(200)
+        .set_body_raw(fixture("error-with-status-200.json"), "application/json");
+    fails_then_recovers(body, |e| {
+        assert_eq!(e.oauth_error(), Some("bad_verification_code"))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn missing_access_token() {
+    let body = ResponseTemplate::new(200)
+        .set_body_raw(fixture("missing-access-token.json"), "application/json");
+    fails_then_recovers(body, |e| {
+        assert!(
+            matches!(
+                e,
+                TokenError::MissingField {
+                    field: "access_token",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("access_token"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn oversized_body() {
+    let huge = format!(r#"{{"access_token":"{}"}}"#, "x".repeat(200_000));
+    fails_then_recovers(json(200, &huge), |e| {
+        assert!(
+            matches!(e, TokenError::ResponseTooLarge { limit: 65536, .. }),
+            "{e:?}"
+        )
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unsupported_token_type() {
+    fails_then_recovers(
+        json(200, r#"{"access_token":"a","token_type":"mac"}"#),
+        |e| assert!(e.to_string().contains("`mac`"), "{e}"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn timeout() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ok_token("late").set_delay(Duration::from_secs(10)))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ok_token("good"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let options = options(&server)
+        .request_timeout(Duration::from_millis(300))
+        .failure_cooldown(Duration::ZERO);
+    let provider = SharedTokenProvider::new(options).unwrap();
+    let started = std::time::Instant::now();
+    let error = provider.token().await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        matches!(error, TokenError::Timeout(d) if d == Duration::from_millis(300)),
+        "{error:?}"
+    );
+    assert_eq!(provider.token().await.unwrap().secret(), "good");
+}
+
+#[tokio::test]
+async fn connection_refused() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let options =
+        TokenOptions::client_credentials(format!("http://127.0.0.1:{port}/token"), "svc", "secret");
+    let error = fetch(options).await.unwrap_err();
+    assert!(error.is_transport(), "{error:?}");
+    assert!(!format!("{error:?}").contains("secret"));
+}
+
+#[tokio::test]
+async fn form_encoded_error_body_is_an_oauth_error() {
+    fails_then_recovers(
+        ResponseTemplate::new(400)
+            .set_body_raw("error=invalid_client&error_description=bad", "text/plain"),
+        |e| assert_eq!(e.oauth_error(), Some("invalid_client")),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn unexpected_body_holding_a_token_is_redacted() {
+    let body = ResponseTemplate::new(500)
+        .set_body_raw(r#"oops {"access_token":"leaked-token"#, "text/plain");
+    fails_then_recovers(body, |e| {
+        assert!(!format!("{e} {e:?}").contains("leaked-token"), "{e:?}")
+    })
+    .await;
+}
+
+// ---- options ----
+
+#[test]
+fn plain_http_to_a_remote_host_is_refused_unless_opted_in() {
+    let remote = TokenOptions::client_credentials("http://idp.example.com/token", "svc", "secret");
+    let error = SharedTokenProvider::new(remote.clone()).unwrap_err();
+    assert!(matches!(error, TokenError::InvalidOptions(_)));
+    assert!(error.to_string().contains("allow_insecure_http"), "{error}");
+    assert!(SharedTokenProvider::new(remote.allow_insecure_http(true)).is_ok());
+    for host in ["localhost:8080", "127.0.0.1", "[::1]:9000"] {
+        let local =
+            TokenOptions::client_credentials(format!("http://{host}/token"), "svc", "secret");
+        assert!(SharedTokenProvider::new(local).is_ok(), "{host}");
+    }
+}
+
+#[test]
+fn invalid_options_are_reported() {
+    let cases = [
+        TokenOptions::client_credentials("not a url", "svc", "secret"),
+        TokenOptions::client_credentials("ftp://idp.example.com/token", "svc", "secret"),
+        TokenOptions::client_credentials("https://idp.example.com/token", "", "secret"),
+    ];
+    for options in cases {
+        assert!(matches!(
+            SharedTokenProvider::new(options),
+            Err(TokenError::InvalidOptions(_))
+        ));
+    }
+}
+
+#[test]
+fn options_deserialize_from_configuration_keys() {
+    let pascal: TokenOptions = serde_json::from_str(
+        r#"{"TokenEndpoint":"https://idp/token","ClientId":"svc","ClientSecret":"s","Username":"u","Password":"p","Scope":"a b","ClientAuth":"body"}"#,
+    )
+    .unwrap();
+    let snake: TokenOptions = serde_json::from_str(
+        r#"{"token_endpoint":"https://idp/token","client_id":"svc","client_secret":"s","username":"u","password":"p","scope":"a b","client_auth":"RequestBody"}"#,
+    )
+    .unwrap();
+    for options in [pascal, snake] {
+        assert_eq!(options.token_endpoint(), "https://idp/token");
+        assert_eq!(options.client_id(), "svc");
+        let debug = format!("{options:?}");
+        assert!(
+            debug.contains("RequestBody") && debug.contains("a b"),
+            "{debug}"
+        );
+    }
+    let missing = serde_json::from_str::<TokenOptions>(r#"{"TokenEndpoint":"https://idp/token"}"#)
+        .unwrap_err();
+    assert!(missing.to_string().contains("ClientId"), "{missing}");
+}
+
+#[tokio::test]
+async fn sends_the_password_grant_when_configured_from_keys() {
+    let server = MockServer::start().await;
+    Mock::given(body_string("grant_type=password&username=u&password=p"))
+        .and(header_exists("authorization"))
+        .respond_with(ok_token("abc"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let options: TokenOptions = serde_json::from_value(serde_json::json!({
+        "TokenEndpoint": format!("{}/token", server.uri()),
+        "ClientId": "svc", "ClientSecret": "secret", "Username": "u", "Password": "p",
+    }))
+    .unwrap();
+    assert_eq!(fetch(options).await.unwrap().secret(), "abc");
+}

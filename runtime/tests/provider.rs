@@ -1,0 +1,299 @@
+//! The contract of `SharedTokenProvider` (DESIGN.md), one test per line, in paused time
+//! against a scripted token source that counts its fetches.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{ScriptedSource, Step, poll_once, settle};
+use token_client_runtime::{RefreshPolicy, SharedTokenProvider, TokenError, TokenProvider};
+use tokio::time::{Instant, advance};
+
+const SECOND: Duration = Duration::from_secs(1);
+
+fn provider(source: &Arc<ScriptedSource>) -> SharedTokenProvider {
+    SharedTokenProvider::from_source(Arc::clone(source))
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// Warms the cache with token `t1` (fetch took `delay`).
+async fn warm(provider: &SharedTokenProvider) {
+    assert_eq!(provider.token().await.unwrap().secret(), "t1");
+}
+
+async fn many_callers(provider: &SharedTokenProvider, n: usize) -> Vec<Result<String, TokenError>> {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let provider = provider.clone();
+            tokio::spawn(async move { provider.token().await.map(|t| t.secret().to_owned()) })
+        })
+        .collect();
+    let mut results = Vec::with_capacity(n);
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    results
+}
+
+#[tokio::test(start_paused = true)]
+async fn thousand_concurrent_callers_on_empty_cache_cause_one_fetch() {
+    let source = Arc::new(ScriptedSource::new(secs(300), secs(2)));
+    let provider = provider(&source);
+    let results = many_callers(&provider, 1000).await;
+    assert_eq!(source.count(), 1);
+    assert!(results.iter().all(|r| r.as_deref().ok() == Some("t1")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn valid_token_is_handed_out_without_waiting() {
+    let source = Arc::new(ScriptedSource::new(secs(300), secs(2)));
+    let provider = provider(&source);
+    warm(&provider).await;
+    let future = provider.token();
+    // The hot path returns an already-complete future: no lock, no allocation, no wait.
+    assert!(format!("{future:?}").contains("ready"));
+    assert_eq!(poll_once(future).unwrap().unwrap().secret(), "t1");
+    assert_eq!(source.count(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn token_in_early_window_is_served_at_once_while_one_background_refresh_runs() {
+    let source = Arc::new(ScriptedSource::new(secs(300), secs(5)));
+    let provider = provider(&source);
+    warm(&provider).await;
+    advance(secs(250)).await; // refresh due at 300 - 60 = 240 s
+    let started = Instant::now();
+    let results = many_callers(&provider, 200).await;
+    assert_eq!(
+        Instant::now(),
+        started,
+        "callers waited for the token endpoint"
+    );
+    assert!(results.iter().all(|r| r.as_deref().ok() == Some("t1")));
+    // Still in flight: callers keep getting t1 at once.
+    assert_eq!(poll_once(provider.token()).unwrap().unwrap().secret(), "t1");
+    advance(secs(5)).await;
+    settle().await;
+    assert_eq!(source.count(), 2, "exactly one background refresh");
+    assert_eq!(poll_once(provider.token()).unwrap().unwrap().secret(), "t2");
+}
+
+#[tokio::test(start_paused = true)]
+async fn expired_token_makes_callers_wait_for_the_one_refresh() {
+    let source = Arc::new(ScriptedSource::new(secs(300), secs(3)));
+    let provider = provider(&source);
+    warm(&provider).await;
+    advance(secs(301)).await;
+    let started = Instant::now();
+    let results = many_callers(&provider, 500).await;
+    assert_eq!(
+        Instant::now() - started,
+        secs(3),
+        "callers waited for the refresh"
+    );
+    assert!(results.iter().all(|r| r.as_deref().ok() == Some("t2")));
+    assert_eq!(source.count(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_caller_that_started_a_refresh_does_not_cancel_it() {
+    let source = Arc::new(ScriptedSource::new(secs(300), secs(4)));
+    let provider = provider(&source);
+    let first = tokio::time::timeout(SECOND, provider.token()).await;
+    assert!(first.is_err(), "the first caller gives up after 1 s");
+    let started = Instant::now();
+    let results = many_callers(&provider, 100).await;
+    assert_eq!(
+        Instant::now() - started,
+        secs(3),
+        "the others waited for the same refresh"
+    );
+    assert!(results.iter().all(|r| r.as_deref().ok() == Some("t1")));
+    assert_eq!(source.count(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn failure_is_shared_with_waiters_then_forgotten_after_the_cooldown() {
+    let source = Arc::new(
+        ScriptedSource::new(secs(300), secs(1)).then(Step::Fail(TokenError::Timeout(secs(30)))),
+    );
+    let provider = provider(&source);
+    let results = many_callers(&provider, 100).await;
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Err(TokenError::Timeout(_))))
+    );
+    assert_eq!(source.count(), 1, "one attempt for all waiters");
+    // Within the cool-down the failure is served at once, without a new request.
+    assert!(matches!(
+        poll_once(provider.token()).unwrap(),
+        Err(TokenError::Timeout(_))
+    ));
+    assert_eq!(source.count(), 1);
+    advance(RefreshPolicy::default().failure_cooldown).await;
+    assert_eq!(provider.token().await.unwrap().secret(), "t2");
+    assert_eq!(source.count(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn zero_cooldown_retries_at_once() {
+    let source = Arc::new(
+        ScriptedSource::new(secs(300), secs(1)).then(Step::Fail(TokenError::Timeout(secs(30)))),
+    );
+    let policy = RefreshPolicy {
+        failure_cooldown: Duration::ZERO,
+        ..RefreshPolicy::default()
+    };
+    let provider = SharedTokenProvider::from_source_with_policy(Arc::clone(&source), policy);
+    assert!(provider.token().await.is_err());
+    assert_eq!(provider.token().await.unwrap().secret(), "t2");
+    assert_eq!(source.count(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn still_valid_token_is_served_while_background_refresh_fails() {
+    let source = Arc::new(
+        ScriptedSource::new(secs(300), secs(1))
+            .then(Step::Token(secs(300)))
+            .then(Step::Fail(TokenError::RefreshAborted)),
+    );
+    let provider = provider(&source);
+    warm(&provider).await;
+    advance(secs(250)).await;
+    assert_eq!(poll_once(provider.token()).unwrap().unwrap().secret(), "t1");
+    settle().await;
+    assert_eq!(source.count(), 2, "the background refresh started");
+    advance(secs(1)).await;
+    settle().await; // it failed; cool-down for 1 s
+    assert_eq!(poll_once(provider.token()).unwrap().unwrap().secret(), "t1");
+    settle().await;
+    assert_eq!(source.count(), 2, "no new attempt within the cool-down");
+    advance(secs(1)).await;
+    assert_eq!(poll_once(provider.token()).unwrap().unwrap().secret(), "t1");
+    settle().await;
+    assert_eq!(source.count(), 3, "retried after the cool-down");
+    advance(secs(1)).await;
+    settle().await;
+    assert_eq!(poll_once(provider.token()).unwrap().unwrap().secret(), "t3");
+}
+
+#[tokio::test(start_paused = true)]
+async fn thousand_concurrent_invalidations_of_one_token_cause_one_refresh() {
+    let source = Arc::new(ScriptedSource::new(secs(300), secs(1)));
+    let provider = provider(&source);
+    warm(&provider).await;
+    let stale = provider.token().await.unwrap();
+    let tasks: Vec<_> = (0..1000)
+        .map(|_| {
+            let (provider, stale) = (provider.clone(), stale.clone());
+            tokio::spawn(async move {
+                provider.invalidate(&stale);
+                provider.token().await.map(|t| t.secret().to_owned())
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap(), "t2");
+    }
+    assert_eq!(source.count(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn invalidating_an_old_token_leaves_a_newer_one_alone() {
+    let source = Arc::new(ScriptedSource::new(secs(300), secs(1)));
+    let provider = provider(&source);
+    warm(&provider).await;
+    let old = provider.token().await.unwrap();
+    provider.invalidate(&old);
+    assert_eq!(provider.token().await.unwrap().secret(), "t2");
+    provider.invalidate(&old);
+    assert_eq!(poll_once(provider.token()).unwrap().unwrap().secret(), "t2");
+    assert_eq!(source.count(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn short_lived_token_is_not_refetched_on_every_call() {
+    // 20 s token: the 60 s window is clamped to 10 s, so it is reused for 10 s.
+    let source = Arc::new(ScriptedSource::new(secs(20), Duration::ZERO));
+    let provider = provider(&source);
+    warm(&provider).await;
+    for _ in 0..9 {
+        advance(SECOND).await;
+        assert_eq!(poll_once(provider.token()).unwrap().unwrap().secret(), "t1");
+    }
+    assert_eq!(source.count(), 1);
+    advance(secs(2)).await; // 11 s: inside the window
+    provider.token().await.unwrap();
+    settle().await;
+    assert_eq!(source.count(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn source_panic_does_not_leave_a_refresh_stuck() {
+    let source = Arc::new(ScriptedSource::new(secs(300), secs(1)).then(Step::Panic));
+    let policy = RefreshPolicy {
+        failure_cooldown: Duration::ZERO,
+        ..RefreshPolicy::default()
+    };
+    let provider = SharedTokenProvider::from_source_with_policy(Arc::clone(&source), policy);
+    let results = many_callers(&provider, 10).await;
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Err(TokenError::RefreshAborted)))
+    );
+    assert_eq!(provider.token().await.unwrap().secret(), "t2");
+}
+
+#[tokio::test(start_paused = true)]
+async fn dyn_provider_shares_the_cache() {
+    let source = Arc::new(ScriptedSource::new(secs(300), secs(1)));
+    let provider: Arc<dyn TokenProvider> = Arc::new(provider(&source));
+    let a = provider.token().await.unwrap();
+    let b = Arc::clone(&provider).token().await.unwrap();
+    assert!(a.same_as(&b));
+    assert_eq!(source.count(), 1);
+}
+
+/// The same on a real token endpoint and a multi-threaded runtime (real parallelism,
+/// real time): 1,000 callers, one request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thousand_parallel_callers_against_a_real_endpoint_cause_one_request() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    let body = r#"{"access_token":"shared","token_type":"Bearer","expires_in":3600}"#;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(body, "application/json")
+                .set_delay(Duration::from_millis(200)),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let options = token_client_runtime::TokenOptions::client_credentials(
+        format!("{}/token", server.uri()),
+        "svc",
+        "secret",
+    );
+    let provider = SharedTokenProvider::new(options).unwrap();
+    let barrier = Arc::new(tokio::sync::Barrier::new(1000));
+    let tasks: Vec<_> = (0..1000)
+        .map(|_| {
+            let (provider, barrier) = (provider.clone(), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                provider.token().await.map(|t| t.secret().to_owned())
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap(), "shared");
+    }
+}
