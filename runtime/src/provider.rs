@@ -87,6 +87,10 @@ struct Cached {
 
 type Outcome = Result<AccessToken, TokenError>;
 
+/// How far a background refresh defers the next one while it runs (it ends well before:
+/// the token endpoint has its own timeout; if it does not, expiry ends the deferral).
+const MAX_DEFER: Duration = Duration::from_secs(3600);
+
 #[derive(Default)]
 struct FlightState {
     /// The refresh under way: every waiter holds a receiver of its outcome.
@@ -220,6 +224,7 @@ impl Shared {
         if let Some((until, error)) = &state.failed {
             if now < *until {
                 return if needs_token {
+                    tracing::debug!(%error, "token endpoint in cool-down after a failure: failing at once");
                     Join::Ready(Err(error.clone()))
                 } else {
                     Join::Nothing
@@ -228,10 +233,32 @@ impl Shared {
         }
         let receiver = self.start(&mut state);
         if needs_token {
-            Join::Wait(receiver)
-        } else {
-            Join::Nothing
+            return Join::Wait(receiver);
         }
+        tracing::debug!("token inside its early-refresh window: refreshing in the background");
+        // Until this refresh ends, the cached token counts as fresh: the other callers in
+        // the window take the pure hot path instead of coming here, to the lock.
+        self.defer_refresh(Instant::now() + MAX_DEFER);
+        Join::Nothing
+    }
+
+    /// Moves the refresh time of the cached token to `until` (at most its expiry).
+    ///
+    /// A compare-and-swap, so a token invalidated meanwhile is not brought back.
+    fn defer_refresh(&self, until: Instant) {
+        let current = self.cached.load();
+        let Some(cached) = current.as_deref() else {
+            return;
+        };
+        if cached.token.is_expired_at(Instant::now()) {
+            return;
+        }
+        let deferred = Cached {
+            token: cached.token.clone(),
+            refresh_at: until.min(cached.token.expires_at()),
+        };
+        self.cached
+            .compare_and_swap(&*current, Some(Arc::new(deferred)));
     }
 
     /// Spawns the refresh task. Called with the lock held and nothing running.
@@ -260,6 +287,9 @@ impl Shared {
             Err(error) => {
                 let until = Instant::now() + self.policy.failure_cooldown;
                 state.failed = Some((until, error.clone()));
+                // A still-valid token keeps being served; the next background attempt
+                // comes after the cool-down.
+                self.defer_refresh(until);
             }
         }
         state.running = None;
