@@ -1,0 +1,274 @@
+//! Our model of the annotated trait: what each method and argument means, keeping the
+//! original syn nodes for spans and for re-emitting the trait.
+
+use proc_macro2::TokenStream;
+use quote::format_ident;
+use syn::{FnArg, GenericArgument, Ident, ItemTrait, Pat, PatType, PathArguments, ReturnType};
+use syn::{TraitItem, TraitItemFn, Type};
+
+use crate::attr::{self, ArgAttr, ArgRole, BodyKind, Http, StaticHeader};
+use crate::ctxt::Ctxt;
+use crate::path::{self, Template};
+
+/// The annotated trait.
+pub(crate) struct Client<'a> {
+    /// The trait as written.
+    pub(crate) item: &'a ItemTrait,
+    /// The name of the generated struct: `FoosClient` or `client = Name`.
+    pub(crate) name: Ident,
+    /// `base_path = ".."`, without a trailing `/`.
+    pub(crate) base_path: String,
+    /// Trait-level `#[headers(..)]`.
+    pub(crate) headers: Vec<StaticHeader>,
+    /// The methods, in order.
+    pub(crate) methods: Vec<Method<'a>>,
+    /// Items other than methods (not supported; reported).
+    pub(crate) others: Vec<&'a TraitItem>,
+}
+
+/// One method of the trait.
+pub(crate) struct Method<'a> {
+    /// The method as written.
+    pub(crate) item: &'a TraitItemFn,
+    /// `#[get("..")]` or another verb.
+    pub(crate) http: Option<Http>,
+    /// The parsed path template.
+    pub(crate) template: Option<Template>,
+    /// Method-level `#[headers(..)]`.
+    pub(crate) headers: Vec<StaticHeader>,
+    /// `#[no_auth]`.
+    pub(crate) no_auth: bool,
+    /// Our attributes on the receiver (not supported; reported).
+    pub(crate) receiver_attrs: Vec<ArgAttr>,
+    /// The typed arguments, receiver excluded.
+    pub(crate) args: Vec<Arg<'a>>,
+}
+
+/// One typed argument.
+pub(crate) struct Arg<'a> {
+    /// The argument as written.
+    pub(crate) pat: &'a PatType,
+    /// Its name, when the pattern is a plain identifier.
+    pub(crate) ident: Option<Ident>,
+    /// Its name as used in URLs: `r#type` becomes `type`.
+    pub(crate) name: String,
+    /// Its type.
+    pub(crate) ty: &'a Type,
+    /// Our attributes on it, in order.
+    pub(crate) attrs: Vec<ArgAttr>,
+}
+
+/// Where an argument goes in the request.
+pub(crate) enum Binding<'a> {
+    /// A path placeholder.
+    Path,
+    /// A query parameter of this name.
+    Query(String),
+    /// A struct flattened into query parameters.
+    QueryStruct,
+    /// The body.
+    Body(&'a BodyKind),
+    /// A header; `Option` arguments are skipped when `None`.
+    Header {
+        /// The header name.
+        name: String,
+        /// `T` when the argument is `Option<T>`.
+        inner: Option<&'a Type>,
+    },
+}
+
+impl<'a> Client<'a> {
+    /// Builds the model, recording every mistake in `cx`.
+    pub(crate) fn from_syn(cx: &Ctxt, item: &'a ItemTrait, args: TokenStream) -> Self {
+        let args = attr::parse_trait_args(cx, args);
+        let name = args
+            .client
+            .unwrap_or_else(|| format_ident!("{}Client", item.ident));
+        let base_path = args
+            .base_path
+            .map(|lit| base_path(cx, &lit))
+            .unwrap_or_default();
+        let headers = attr::parse_trait_attrs(cx, &item.attrs);
+        let (mut methods, mut others) = (Vec::new(), Vec::new());
+        for trait_item in &item.items {
+            match trait_item {
+                TraitItem::Fn(f) => methods.push(Method::from_syn(cx, f)),
+                other => others.push(other),
+            }
+        }
+        Client {
+            item,
+            name,
+            base_path,
+            headers,
+            methods,
+            others,
+        }
+    }
+
+    /// The methods the client implements (those without a default body).
+    pub(crate) fn generated(&self) -> impl Iterator<Item = &Method<'a>> {
+        self.methods.iter().filter(|m| m.item.default.is_none())
+    }
+
+    /// Whether any generated method needs a token.
+    pub(crate) fn requires_auth(&self) -> bool {
+        self.generated().any(|m| !m.no_auth)
+    }
+}
+
+/// Checks `base_path` and removes its trailing `/`.
+fn base_path(cx: &Ctxt, lit: &syn::LitStr) -> String {
+    let value = lit.value();
+    let ok = value.is_empty() || (value.starts_with('/') && !value.contains(['{', '}', '?', '#']));
+    if !ok {
+        cx.error_spanned_by(lit, format!("invalid base path `{value}`; expected fixed text starting with `/`, such as `/api/v1`"));
+    }
+    value.trim_end_matches('/').to_owned()
+}
+
+impl<'a> Method<'a> {
+    /// Builds the model of one method.
+    fn from_syn(cx: &Ctxt, item: &'a TraitItemFn) -> Self {
+        let attrs = attr::parse_method_attrs(cx, &item.attrs);
+        let template = attrs
+            .http
+            .as_ref()
+            .and_then(|h| h.template.as_ref())
+            .map(|lit| path::parse(cx, lit));
+        let receiver_attrs = item
+            .sig
+            .receiver()
+            .map(|r| attr::parse_arg_attrs(cx, &r.attrs))
+            .unwrap_or_default();
+        let args = item.sig.inputs.iter().filter_map(|input| match input {
+            FnArg::Typed(pat) => Some(Arg::from_syn(cx, pat)),
+            FnArg::Receiver(_) => None,
+        });
+        let args = args.collect();
+        let (http, headers, no_auth) = (attrs.http, attrs.headers, attrs.no_auth);
+        Method {
+            item,
+            http,
+            template,
+            headers,
+            no_auth,
+            receiver_attrs,
+            args,
+        }
+    }
+
+    /// The method's name.
+    pub(crate) fn ident(&self) -> &Ident {
+        &self.item.sig.ident
+    }
+
+    /// `T` of the return type `Result<T, E>`, if the method returns a `Result`.
+    pub(crate) fn ok_type(&self) -> Option<&'a Type> {
+        let ReturnType::Type(_, ty) = &self.item.sig.output else {
+            return None;
+        };
+        let args = generic_args(ty, "Result")?;
+        (1..=2).contains(&args.len()).then_some(())?;
+        match args.first()? {
+            GenericArgument::Type(ok) => Some(ok),
+            _ => None,
+        }
+    }
+
+    /// The argument whose URL name is `name`.
+    pub(crate) fn arg(&self, name: &str) -> Option<&Arg<'a>> {
+        self.args.iter().find(|arg| arg.name == name)
+    }
+
+    /// Where `arg` goes: its first attribute of ours, else its path placeholder, else a
+    /// query parameter named after it.
+    pub(crate) fn binding<'m>(&'m self, arg: &'m Arg<'a>) -> Binding<'m> {
+        match arg.attrs.first().map(|a| &a.role) {
+            Some(ArgRole::Query(rename)) => Binding::Query(
+                rename
+                    .as_ref()
+                    .map_or_else(|| arg.name.clone(), |l| l.value()),
+            ),
+            Some(ArgRole::QueryFlatten) => Binding::QueryStruct,
+            Some(ArgRole::Body(kind)) => Binding::Body(kind),
+            Some(ArgRole::Header(lit)) => Binding::Header {
+                name: lit.value(),
+                inner: option_inner(arg.ty),
+            },
+            None if self
+                .template
+                .as_ref()
+                .is_some_and(|t| t.var(&arg.name).is_some()) =>
+            {
+                Binding::Path
+            }
+            None => Binding::Query(arg.name.clone()),
+        }
+    }
+}
+
+impl<'a> Arg<'a> {
+    /// Builds the model of one argument.
+    fn from_syn(cx: &Ctxt, pat: &'a PatType) -> Self {
+        let ident = match &*pat.pat {
+            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p.ident.clone()),
+            _ => None,
+        };
+        let name = ident.as_ref().map(unraw).unwrap_or_default();
+        let attrs = attr::parse_arg_attrs(cx, &pat.attrs);
+        Arg {
+            pat,
+            ident,
+            name,
+            ty: &pat.ty,
+            attrs,
+        }
+    }
+}
+
+/// The name of an identifier without `r#`.
+pub(crate) fn unraw(ident: &Ident) -> String {
+    let name = ident.to_string();
+    name.strip_prefix("r#").map(str::to_owned).unwrap_or(name)
+}
+
+/// The generic arguments of `ty` when its last path segment is `name`.
+pub(crate) fn generic_args<'t>(ty: &'t Type, name: &str) -> Option<Vec<&'t GenericArgument>> {
+    let Type::Path(path) = peel(ty) else {
+        return None;
+    };
+    let last = path.path.segments.last().filter(|s| s.ident == name)?;
+    match &last.arguments {
+        PathArguments::AngleBracketed(args) => Some(args.args.iter().collect()),
+        _ => Some(Vec::new()),
+    }
+}
+
+/// `T` when `ty` is written `Option<T>` (by its last path segment).
+pub(crate) fn option_inner(ty: &Type) -> Option<&Type> {
+    match generic_args(ty, "Option")?.as_slice() {
+        [GenericArgument::Type(inner)] => Some(inner),
+        _ => None,
+    }
+}
+
+/// `U` for `&U`, `&&U`... with the number of references removed.
+pub(crate) fn strip_refs(ty: &Type) -> (&Type, usize) {
+    match peel(ty) {
+        Type::Reference(r) => {
+            let (inner, depth) = strip_refs(&r.elem);
+            (inner, depth + 1)
+        }
+        _ => (ty, 0),
+    }
+}
+
+/// Removes invisible groups and parentheses around a type.
+pub(crate) fn peel(ty: &Type) -> &Type {
+    match ty {
+        Type::Group(group) => peel(&group.elem),
+        Type::Paren(paren) => peel(&paren.elem),
+        other => other,
+    }
+}

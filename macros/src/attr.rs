@@ -1,0 +1,614 @@
+//! Our attributes: `#[get("/path")]` and the other verbs, `#[headers(..)]`, `#[no_auth]`
+//! on methods; `#[query]`, `#[body]`, `#[header(..)]` on arguments; `#[headers(..)]` on the
+//! trait; and the arguments of `#[token_client(..)]` itself.
+//!
+//! Rule for attributes that are not ours: they are kept and passed through to the
+//! generated trait, except single-segment names that look like a misspelling of ours
+//! (same name in another case, or within one edit for names of up to four letters and
+//! two edits beyond, `doc`/`cfg`/`allow`/... excepted); those are reported with the
+//! name we expected.
+
+use proc_macro2::{Span, TokenStream};
+use syn::punctuated::Punctuated;
+use syn::{Attribute, Expr, Ident, Lit, LitStr, Meta, Token};
+
+use crate::ctxt::Ctxt;
+
+/// An HTTP method attribute.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verb {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Head,
+    Options,
+}
+
+impl Verb {
+    /// Every verb, with its attribute name.
+    const ALL: [(&'static str, Verb); 7] = [
+        ("get", Verb::Get),
+        ("post", Verb::Post),
+        ("put", Verb::Put),
+        ("patch", Verb::Patch),
+        ("delete", Verb::Delete),
+        ("head", Verb::Head),
+        ("options", Verb::Options),
+    ];
+
+    /// The verb whose attribute is named `name`.
+    fn from_name(name: &str) -> Option<Verb> {
+        Self::ALL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, verb)| *verb)
+    }
+
+    /// The attribute name: `get`.
+    pub(crate) fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, v)| *v == self)
+            .map(|(n, _)| *n)
+            .unwrap_or_default()
+    }
+
+    /// The constant of `http::Method`: `GET`.
+    pub(crate) fn constant(self) -> Ident {
+        Ident::new(&self.name().to_ascii_uppercase(), Span::call_site())
+    }
+
+    /// Whether requests of this method may carry a body.
+    pub(crate) fn allows_body(self) -> bool {
+        !matches!(self, Verb::Get | Verb::Head)
+    }
+}
+
+/// `#[get("/foos/{id}")]`.
+pub(crate) struct Http {
+    /// The method.
+    pub(crate) verb: Verb,
+    /// The path template as written; `None` when it is not a string (already reported).
+    pub(crate) template: Option<LitStr>,
+}
+
+/// One `"Name: value"` of `#[headers(..)]`.
+pub(crate) struct StaticHeader {
+    /// The header name, trimmed.
+    pub(crate) name: String,
+    /// The header value, trimmed.
+    pub(crate) value: String,
+    /// The literal, for spans.
+    pub(crate) lit: LitStr,
+}
+
+/// How a `#[body]` argument is encoded.
+pub(crate) enum BodyKind {
+    /// `#[body]` or `#[body(json)]`.
+    Json,
+    /// `#[body(form)]`: `application/x-www-form-urlencoded`.
+    Form,
+    /// `#[body(text = "text/plain")]`.
+    Text(LitStr),
+    /// `#[body(bytes = "application/octet-stream")]`.
+    Bytes(LitStr),
+}
+
+/// What an argument attribute says.
+pub(crate) enum ArgRole {
+    /// `#[query]` or `#[query("name")]`.
+    Query(Option<LitStr>),
+    /// `#[query(flatten)]`: a struct whose fields become query parameters.
+    QueryFlatten,
+    /// `#[body]`, `#[body(form)]`, ...
+    Body(BodyKind),
+    /// `#[header("X-Tenant")]`.
+    Header(LitStr),
+}
+
+/// An argument attribute with the attribute itself, for spans.
+pub(crate) struct ArgAttr {
+    /// What it says.
+    pub(crate) role: ArgRole,
+    /// The attribute as written.
+    pub(crate) attr: Attribute,
+}
+
+/// Our attributes found on one method.
+#[derive(Default)]
+pub(crate) struct MethodAttrs {
+    /// The HTTP method and template.
+    pub(crate) http: Option<Http>,
+    /// `#[headers(..)]`, in order.
+    pub(crate) headers: Vec<StaticHeader>,
+    /// `#[no_auth]`.
+    pub(crate) no_auth: bool,
+}
+
+/// The arguments of `#[token_client(..)]`.
+#[derive(Default)]
+pub(crate) struct TraitArgs {
+    /// `client = Name`.
+    pub(crate) client: Option<Ident>,
+    /// `base_path = "/api/v1"`.
+    pub(crate) base_path: Option<LitStr>,
+}
+
+/// Where an attribute may appear.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Trait,
+    Method,
+    Arg,
+}
+
+/// Names of our attributes, with where each belongs.
+const OURS: [(&str, Place); 13] = [
+    ("get", Place::Method),
+    ("post", Place::Method),
+    ("put", Place::Method),
+    ("patch", Place::Method),
+    ("delete", Place::Method),
+    ("head", Place::Method),
+    ("options", Place::Method),
+    ("headers", Place::Method),
+    ("no_auth", Place::Method),
+    ("query", Place::Arg),
+    ("body", Place::Arg),
+    ("header", Place::Arg),
+    ("headers", Place::Trait),
+];
+
+/// Attributes of Rust itself (and tools) that are never taken for a misspelling of ours.
+const BUILTIN: [&str; 24] = [
+    "allow",
+    "automatically_derived",
+    "cfg",
+    "cfg_attr",
+    "clippy",
+    "cold",
+    "deny",
+    "deprecated",
+    "diagnostic",
+    "doc",
+    "expect",
+    "forbid",
+    "ignore",
+    "inline",
+    "must_use",
+    "no_mangle",
+    "path",
+    "repr",
+    "rustfmt",
+    "should_panic",
+    "test",
+    "track_caller",
+    "used",
+    "warn",
+];
+
+/// What an attribute is, as far as we are concerned.
+enum Kind {
+    /// One of ours, by name.
+    Ours(&'static str),
+    /// Looks like a misspelling of ours.
+    Typo(&'static str),
+    /// Someone else's: passed through.
+    Foreign,
+}
+
+/// Classifies an attribute by its name.
+fn classify(attr: &Attribute) -> Kind {
+    let Some(ident) = attr.path().get_ident() else {
+        return Kind::Foreign;
+    };
+    let name = ident.to_string();
+    if let Some((ours, _)) = OURS.iter().find(|(n, _)| *n == name) {
+        return Kind::Ours(ours);
+    }
+    if BUILTIN.contains(&name.as_str()) {
+        return Kind::Foreign;
+    }
+    let lower = name.to_ascii_lowercase();
+    let near = OURS.iter().map(|(n, _)| *n).find(|ours| {
+        let limit = if ours.len() <= 4 { 1 } else { 2 };
+        distance(&lower, ours) <= limit
+    });
+    near.map_or(Kind::Foreign, Kind::Typo)
+}
+
+/// Whether an attribute is one we consume (ours or a reported misspelling).
+pub(crate) fn is_ours(attr: &Attribute) -> bool {
+    !matches!(classify(attr), Kind::Foreign)
+}
+
+/// Removes our attributes (and reported misspellings), keeping all others.
+pub(crate) fn strip(attrs: &mut Vec<Attribute>) {
+    attrs.retain(|attr| !is_ours(attr));
+}
+
+/// Reports an attribute that is ours but misplaced, or a misspelling; returns the name
+/// of a well-placed attribute of ours.
+fn ours_here(cx: &Ctxt, attr: &Attribute, place: Place) -> Option<&'static str> {
+    let name = match classify(attr) {
+        Kind::Foreign => return None,
+        Kind::Typo(ours) => {
+            let msg = format!(
+                "unknown attribute `#[{}]`; did you mean `#[{ours}]`?",
+                attr_name(attr)
+            );
+            cx.error_spanned_by(attr.path(), msg);
+            return None;
+        }
+        Kind::Ours(name) => name,
+    };
+    if OURS.contains(&(name, place)) {
+        return Some(name);
+    }
+    cx.error_spanned_by(attr.path(), misplaced(name, place));
+    None
+}
+
+/// The message for one of our attributes in the wrong place.
+fn misplaced(name: &str, place: Place) -> String {
+    match (name, place) {
+        ("header", _) => {
+            "`#[header]` belongs on an argument; for a fixed value write `#[headers(\"Name: value\")]`".into()
+        }
+        ("headers", Place::Arg) => "`#[headers]` belongs on the trait or a method; on an argument write `#[header(\"Name\")]`".into(),
+        (_, _) if OURS.contains(&(name, Place::Arg)) => format!("`#[{name}]` belongs on an argument of a method"),
+        _ => format!("`#[{name}]` belongs on a method of the trait"),
+    }
+}
+
+/// The single-segment name of an attribute, as written.
+fn attr_name(attr: &Attribute) -> String {
+    attr.path()
+        .get_ident()
+        .map(Ident::to_string)
+        .unwrap_or_default()
+}
+
+/// Optimal string alignment distance (edits, with adjacent transpositions).
+fn distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0; b.len() + 1]; a.len() + 1];
+    (0..=a.len()).for_each(|i| d[i][0] = i);
+    (0..=b.len()).for_each(|j| d[0][j] = j);
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+/// Parses the arguments of `#[token_client(..)]`.
+pub(crate) fn parse_trait_args(cx: &Ctxt, args: TokenStream) -> TraitArgs {
+    let parser = Punctuated::<Meta, Token![,]>::parse_terminated;
+    let metas = match syn::parse::Parser::parse2(parser, args) {
+        Ok(metas) => metas,
+        Err(err) => {
+            cx.syn_error(err);
+            return TraitArgs::default();
+        }
+    };
+    let mut out = TraitArgs::default();
+    metas.iter().for_each(|meta| trait_arg(cx, meta, &mut out));
+    out
+}
+
+/// Parses one argument of `#[token_client(..)]`.
+fn trait_arg(cx: &Ctxt, meta: &Meta, out: &mut TraitArgs) {
+    const EXPECTED: &str = "expected `client = Name` or `base_path = \"/prefix\"`";
+    let Meta::NameValue(nv) = meta else {
+        return cx.error_spanned_by(meta, format!("unexpected argument; {EXPECTED}"));
+    };
+    let duplicate = if nv.path.is_ident("client") {
+        let Some(ident) = expr_ident(&nv.value) else {
+            return cx.error_spanned_by(&nv.value, "expected a struct name: `client = FoosClient`");
+        };
+        out.client.replace(ident).is_some()
+    } else if nv.path.is_ident("base_path") {
+        let Some(lit) = lit_str(&nv.value) else {
+            let msg = "expected a string literal: `base_path = \"/api/v1\"`";
+            return cx.error_spanned_by(&nv.value, msg);
+        };
+        out.base_path.replace(lit.clone()).is_some()
+    } else {
+        return cx.error_spanned_by(&nv.path, format!("unknown argument; {EXPECTED}"));
+    };
+    if duplicate {
+        cx.error_spanned_by(&nv.path, "duplicate argument");
+    }
+}
+
+/// The identifier an expression is, if it is a bare one.
+fn expr_ident(expr: &Expr) -> Option<Ident> {
+    match expr {
+        Expr::Path(p) if p.qself.is_none() => p.path.get_ident().cloned(),
+        _ => None,
+    }
+}
+
+/// The string literal an expression is, if it is one.
+fn lit_str(expr: &Expr) -> Option<&LitStr> {
+    match expr {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Str(lit), ..
+        }) => Some(lit),
+        _ => None,
+    }
+}
+
+/// Whether an attribute is `#[async_trait]` (which we apply ourselves).
+pub(crate) fn is_async_trait(attr: &Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "async_trait")
+}
+
+/// Parses the trait's own attributes: `#[headers(..)]`.
+pub(crate) fn parse_trait_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Vec<StaticHeader> {
+    let mut headers = Vec::new();
+    for attr in attrs {
+        if is_async_trait(attr) {
+            cx.error_spanned_by(
+                attr,
+                "`#[token_client]` already applies `#[async_trait]`; remove this attribute",
+            );
+        }
+        if ours_here(cx, attr, Place::Trait).is_some() {
+            headers.extend(parse_headers(cx, attr));
+        }
+    }
+    headers
+}
+
+/// Parses the attributes of one method.
+pub(crate) fn parse_method_attrs(cx: &Ctxt, attrs: &[Attribute]) -> MethodAttrs {
+    let mut out = MethodAttrs::default();
+    for attr in attrs {
+        match ours_here(cx, attr, Place::Method) {
+            None => {}
+            Some("headers") => out.headers.extend(parse_headers(cx, attr)),
+            Some("no_auth") => out.no_auth |= parse_no_auth(cx, attr),
+            Some(verb) => parse_http(cx, attr, verb, &mut out.http),
+        }
+    }
+    out
+}
+
+/// Parses `#[no_auth]`.
+fn parse_no_auth(cx: &Ctxt, attr: &Attribute) -> bool {
+    if attr.meta.require_path_only().is_err() {
+        cx.error_spanned_by(&attr.meta, "expected `#[no_auth]` without arguments");
+    }
+    true
+}
+
+/// Parses `#[get("/path")]` and the other verbs.
+fn parse_http(cx: &Ctxt, attr: &Attribute, name: &str, out: &mut Option<Http>) {
+    let verb = Verb::from_name(name).expect("a verb");
+    if let Some(first) = out {
+        let msg = format!(
+            "a method takes one HTTP attribute; `#[{}]` is already given",
+            first.verb.name()
+        );
+        return cx.error_spanned_by(attr.path(), msg);
+    }
+    let template = match &attr.meta {
+        Meta::List(list) if !list.tokens.is_empty() => {
+            match syn::parse2::<Lit>(list.tokens.clone()) {
+                Ok(Lit::Str(template)) => Some(template),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    if template.is_none() {
+        let msg = format!("expected a path template string: `#[{name}(\"/foos/{{id}}\")]`");
+        match &attr.meta {
+            Meta::List(list) if !list.tokens.is_empty() => cx.error_spanned_by(&list.tokens, msg),
+            meta => cx.error_spanned_by(meta, msg),
+        }
+    }
+    *out = Some(Http { verb, template });
+}
+
+/// Parses `#[headers("Name: value", ..)]`.
+fn parse_headers(cx: &Ctxt, attr: &Attribute) -> Vec<StaticHeader> {
+    let parsed = attr.parse_args_with(Punctuated::<LitStr, Token![,]>::parse_terminated);
+    match parsed {
+        Ok(lits) => lits
+            .into_iter()
+            .filter_map(|lit| static_header(cx, lit))
+            .collect(),
+        Err(_) => {
+            cx.error_spanned_by(
+                &attr.meta,
+                "expected header strings: `#[headers(\"Accept: application/json\")]`",
+            );
+            Vec::new()
+        }
+    }
+}
+
+/// Parses and checks one `"Name: value"`.
+fn static_header(cx: &Ctxt, lit: LitStr) -> Option<StaticHeader> {
+    let text = lit.value();
+    let Some((name, value)) = text.split_once(':') else {
+        cx.error_spanned_by(
+            &lit,
+            format!("static header `{text}` has no `:`; expected `Name: value`"),
+        );
+        return None;
+    };
+    let (name, value) = (name.trim().to_owned(), value.trim().to_owned());
+    let ok = check_header_name(cx, &lit, &name) & check_header_value(cx, &lit, &value);
+    ok.then_some(StaticHeader { name, value, lit })
+}
+
+/// Checks an HTTP header name (an RFC 9110 token).
+pub(crate) fn check_header_name(cx: &Ctxt, lit: &LitStr, name: &str) -> bool {
+    let tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    let ok = !name.is_empty() && name.chars().all(tchar);
+    if !ok {
+        cx.error_spanned_by(
+            lit,
+            format!(
+                "invalid header name `{name}`; expected letters, digits and `-`, such as `X-Tenant`"
+            ),
+        );
+    }
+    ok
+}
+
+/// Checks a fixed header value (visible ASCII, spaces and tabs).
+fn check_header_value(cx: &Ctxt, lit: &LitStr, value: &str) -> bool {
+    let ok = value
+        .chars()
+        .all(|c| c == ' ' || c == '\t' || c.is_ascii_graphic());
+    if !ok {
+        cx.error_spanned_by(
+            lit,
+            format!(
+                "invalid header value `{}`; expected visible ASCII",
+                value.escape_debug()
+            ),
+        );
+    }
+    ok
+}
+
+/// Parses the attributes of one argument; returns ours, in order.
+pub(crate) fn parse_arg_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Vec<ArgAttr> {
+    let mut out = Vec::new();
+    for attr in attrs {
+        let role = match ours_here(cx, attr, Place::Arg) {
+            Some("query") => parse_query(cx, attr),
+            Some("body") => parse_body(cx, attr),
+            Some("header") => parse_arg_header(cx, attr),
+            _ => None,
+        };
+        out.extend(role.map(|role| ArgAttr {
+            role,
+            attr: attr.clone(),
+        }));
+    }
+    out
+}
+
+/// Parses `#[query]`, `#[query("name")]` and `#[query(flatten)]`.
+fn parse_query(cx: &Ctxt, attr: &Attribute) -> Option<ArgRole> {
+    let Meta::List(list) = &attr.meta else {
+        return Some(ArgRole::Query(None));
+    };
+    if let Ok(ident) = syn::parse2::<Ident>(list.tokens.clone())
+        && ident == "flatten"
+    {
+        return Some(ArgRole::QueryFlatten);
+    }
+    match syn::parse2::<LitStr>(list.tokens.clone()) {
+        Ok(lit) if !lit.value().is_empty() => Some(ArgRole::Query(Some(lit))),
+        _ => {
+            let msg = "expected `#[query]`, `#[query(\"name\")]` or `#[query(flatten)]`";
+            cx.error_spanned_by(&list.tokens, msg);
+            None
+        }
+    }
+}
+
+/// Parses `#[body]`, `#[body(json)]`, `#[body(form)]`, `#[body(text = "..")]`, `#[body(bytes = "..")]`.
+fn parse_body(cx: &Ctxt, attr: &Attribute) -> Option<ArgRole> {
+    let Meta::List(list) = &attr.meta else {
+        return Some(ArgRole::Body(BodyKind::Json));
+    };
+    let kind = match syn::parse2::<Meta>(list.tokens.clone()) {
+        Ok(Meta::Path(p)) if p.is_ident("json") => Some(BodyKind::Json),
+        Ok(Meta::Path(p)) if p.is_ident("form") => Some(BodyKind::Form),
+        Ok(Meta::NameValue(nv)) => body_with_type(cx, &nv),
+        _ => None,
+    };
+    if kind.is_none() {
+        let msg = "expected `#[body]`, `#[body(form)]`, `#[body(text = \"text/plain\")]` or `#[body(bytes = \"application/octet-stream\")]`";
+        cx.error_spanned_by(&list.tokens, msg);
+    }
+    kind.map(ArgRole::Body)
+}
+
+/// Parses `text = "type/subtype"` or `bytes = "type/subtype"`.
+fn body_with_type(cx: &Ctxt, nv: &syn::MetaNameValue) -> Option<BodyKind> {
+    let lit = lit_str(&nv.value)?.clone();
+    let value = lit.value();
+    let ok = value
+        .split_once('/')
+        .is_some_and(|(a, b)| !a.trim().is_empty() && !b.trim().is_empty());
+    if !ok || !check_header_value(cx, &lit, &value) {
+        cx.error_spanned_by(
+            &lit,
+            format!("invalid content type `{value}`; expected `type/subtype` such as `text/plain`"),
+        );
+    }
+    if nv.path.is_ident("text") {
+        Some(BodyKind::Text(lit))
+    } else if nv.path.is_ident("bytes") {
+        Some(BodyKind::Bytes(lit))
+    } else {
+        None
+    }
+}
+
+/// Parses `#[header("X-Tenant")]`.
+fn parse_arg_header(cx: &Ctxt, attr: &Attribute) -> Option<ArgRole> {
+    match attr.parse_args::<LitStr>() {
+        Ok(lit) => check_header_name(cx, &lit, &lit.value()).then_some(ArgRole::Header(lit)),
+        Err(_) => {
+            cx.error_spanned_by(
+                &attr.meta,
+                "expected a header name: `#[header(\"X-Tenant\")]`",
+            );
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(src: &str) -> String {
+        let attrs = Attribute::parse_outer.parse_str(src).expect("an attribute");
+        match classify(&attrs[0]) {
+            Kind::Ours(n) => format!("ours {n}"),
+            Kind::Typo(n) => format!("typo {n}"),
+            Kind::Foreign => "foreign".into(),
+        }
+    }
+
+    use syn::parse::Parser;
+
+    #[test]
+    fn misspellings_of_ours_are_caught_and_others_pass() {
+        assert_eq!(kind("#[qeury]"), "typo query");
+        assert_eq!(kind("#[GET(\"/\")]"), "typo get");
+        assert_eq!(kind("#[hedaers]"), "typo headers");
+        assert_eq!(kind("#[noauth]"), "typo no_auth");
+        assert_eq!(kind("#[path = \"x\"]"), "foreign");
+        assert_eq!(kind("#[allow(unused)]"), "foreign");
+        assert_eq!(kind("#[doc = \"x\"]"), "foreign");
+        assert_eq!(kind("#[cfg(test)]"), "foreign");
+        assert_eq!(kind("#[serde(rename = \"x\")]"), "foreign");
+        assert_eq!(kind("#[tracing::instrument]"), "foreign");
+        assert_eq!(kind("#[body]"), "ours body");
+    }
+}

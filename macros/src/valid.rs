@@ -1,0 +1,240 @@
+//! Cross-checks of the model: what no single attribute can tell. Every mistake is
+//! recorded; nothing stops at the first.
+
+use syn::{FnArg, GenericParam, Type};
+
+use crate::ast::{Arg, Binding, Client, Method};
+use crate::attr::{ArgAttr, ArgRole};
+use crate::ctxt::Ctxt;
+
+/// Names the generated client already uses, with what uses them.
+const GENERATED: [(&str, &str); 5] = [
+    ("builder", "the generated `builder()`"),
+    ("clone", "`Clone::clone` of the generated client"),
+    ("clone_from", "`Clone::clone_from` of the generated client"),
+    ("fmt", "`Debug::fmt` of the generated client"),
+    ("from_core", "`FromCore::from_core` of the generated client"),
+];
+
+/// Checks the whole trait.
+pub(crate) fn check(cx: &Ctxt, client: &Client) {
+    check_trait(cx, client);
+    for method in &client.methods {
+        check_method(cx, method);
+    }
+}
+
+/// Checks the trait itself.
+fn check_trait(cx: &Ctxt, client: &Client) {
+    let generics = &client.item.generics;
+    if let Some(param) = generics.params.first() {
+        cx.error_spanned_by(
+            param,
+            "generic traits are not supported by `#[token_client]`",
+        );
+    }
+    for other in &client.others {
+        cx.error_spanned_by(
+            other,
+            "only methods are supported in a `#[token_client]` trait",
+        );
+    }
+}
+
+/// Checks one method.
+fn check_method(cx: &Ctxt, method: &Method) {
+    if method.http.is_none() && method.item.default.is_some() {
+        return; // a provided helper method of the user's: left alone
+    }
+    check_http(cx, method);
+    check_signature(cx, method);
+    check_args(cx, method);
+    check_placeholders(cx, method);
+    check_bodies(cx, method);
+}
+
+/// Checks the HTTP attribute and the absence of a default body.
+fn check_http(cx: &Ctxt, method: &Method) {
+    let Some(http) = &method.http else {
+        let msg = format!(
+            "method `{}` has no HTTP attribute; expected one of `#[get(\"/path\")]`, `#[post(..)]`, `#[put(..)]`, `#[patch(..)]`, `#[delete(..)]`, `#[head(..)]`, `#[options(..)]`",
+            method.ident()
+        );
+        return cx.error_spanned_by(method.ident(), msg);
+    };
+    if let Some(block) = &method.item.default {
+        let msg = format!(
+            "`#[{}]` methods are generated; remove this default body",
+            http.verb.name()
+        );
+        cx.error_spanned_by(block, msg);
+    }
+}
+
+/// Checks `async`, `&self`, generics, the return type and the name.
+fn check_signature(cx: &Ctxt, method: &Method) {
+    let sig = &method.item.sig;
+    if sig.asyncness.is_none() {
+        cx.error_spanned_by(sig.fn_token, format!("expected `async fn {}`", sig.ident));
+    }
+    check_receiver(cx, method);
+    let type_param = sig
+        .generics
+        .params
+        .iter()
+        .find(|p| !matches!(p, GenericParam::Lifetime(_)));
+    if let Some(param) = type_param {
+        cx.error_spanned_by(
+            param,
+            "generic methods are not supported; expected concrete argument types",
+        );
+    }
+    if method.ok_type().is_none() {
+        let msg = "expected the return type `Result<T, E>`, with `E: From<token_client::Error>`";
+        match &sig.output {
+            syn::ReturnType::Type(_, ty) => cx.error_spanned_by(ty, msg),
+            syn::ReturnType::Default => cx.error_spanned_by(&sig.ident, msg),
+        }
+    }
+    if let Some((_, what)) = GENERATED.iter().find(|(name, _)| sig.ident == name) {
+        let msg = format!(
+            "method name `{}` clashes with {what}; rename the method",
+            sig.ident
+        );
+        cx.error_spanned_by(&sig.ident, msg);
+    }
+}
+
+/// Checks that the method takes `&self`.
+fn check_receiver(cx: &Ctxt, method: &Method) {
+    let sig = &method.item.sig;
+    let Some(FnArg::Receiver(receiver)) = sig.inputs.first() else {
+        let msg = format!(
+            "method `{}` has no receiver; expected `&self` as its first argument",
+            sig.ident
+        );
+        return cx.error_spanned_by(&sig.ident, msg);
+    };
+    let shared_ref = receiver.colon_token.is_none()
+        && receiver.reference.is_some()
+        && receiver.mutability.is_none();
+    if !shared_ref {
+        cx.error_spanned_by(
+            receiver,
+            "expected `&self`; the client is shared, so methods take it by shared reference",
+        );
+    }
+    for attr in &method.receiver_attrs {
+        cx.error_spanned_by(attr.attr.path(), "`self` cannot be bound to the request");
+    }
+}
+
+/// Checks each argument on its own: a plain name, a concrete type, one role.
+fn check_args(cx: &Ctxt, method: &Method) {
+    for arg in &method.args {
+        match &arg.ident {
+            None => cx.error_spanned_by(
+                &arg.pat.pat,
+                "expected an argument name; patterns cannot be bound to the request",
+            ),
+            Some(ident) if arg.name.starts_with("__tc_") => cx.error_spanned_by(
+                ident,
+                "argument names starting with `__tc_` are reserved for generated code",
+            ),
+            Some(_) => {}
+        }
+        if is_impl_trait(arg.ty) {
+            cx.error_spanned_by(
+                arg.ty,
+                "`impl Trait` arguments are not supported; expected a concrete type",
+            );
+        }
+        for extra in arg.attrs.iter().skip(1) {
+            let msg = format!(
+                "argument `{}` is bound twice: by `#[{}]` and by `#[{}]`",
+                arg.name,
+                role(&arg.attrs[0]),
+                role(extra)
+            );
+            cx.error_spanned_by(extra.attr.path(), msg);
+        }
+    }
+}
+
+/// Checks the template's placeholders against the arguments.
+fn check_placeholders(cx: &Ctxt, method: &Method) {
+    let Some(template) = &method.template else {
+        return;
+    };
+    for var in template.vars() {
+        let written = if var.rest {
+            format!("{{**{}}}", var.name)
+        } else {
+            format!("{{{}}}", var.name)
+        };
+        let Some(arg) = method.arg(&var.name) else {
+            cx.error_at(
+                var.span,
+                format!("path placeholder `{written}` has no matching argument"),
+            );
+            continue;
+        };
+        if let Some(attr) = arg.attrs.first() {
+            let msg = format!(
+                "argument `{}` is bound twice: to the path placeholder `{written}` and by `#[{}]`",
+                arg.name,
+                role(attr)
+            );
+            cx.error_spanned_by(attr.attr.path(), msg);
+        }
+    }
+}
+
+/// Checks that there is at most one body, and none on `GET` or `HEAD`.
+fn check_bodies(cx: &Ctxt, method: &Method) {
+    let bodies: Vec<&Arg> = method
+        .args
+        .iter()
+        .filter(|a| matches!(method.binding(a), Binding::Body(_)))
+        .collect();
+    if let [first, rest @ ..] = bodies.as_slice() {
+        for arg in rest {
+            let msg = format!(
+                "a method takes at most one `#[body]`; `{}` is already the body",
+                first.name
+            );
+            cx.error_spanned_by(arg.attrs[0].attr.path(), msg);
+        }
+    }
+    let Some(http) = method.http.as_ref().filter(|h| !h.verb.allows_body()) else {
+        return;
+    };
+    for arg in &bodies {
+        let msg = format!(
+            "`#[{}]` requests cannot have a body; send `{}` with `#[post]`, `#[put]` or `#[patch]`, or as `#[query]`",
+            http.verb.name(),
+            arg.name
+        );
+        cx.error_spanned_by(arg.attrs[0].attr.path(), msg);
+    }
+}
+
+/// The attribute name of a role, for messages.
+fn role(attr: &ArgAttr) -> &'static str {
+    match attr.role {
+        ArgRole::Query(_) | ArgRole::QueryFlatten => "query",
+        ArgRole::Body(_) => "body",
+        ArgRole::Header(_) => "header",
+    }
+}
+
+/// Whether a type is `impl Trait` (possibly behind a reference).
+fn is_impl_trait(ty: &Type) -> bool {
+    match ty {
+        Type::ImplTrait(_) => true,
+        Type::Reference(r) => is_impl_trait(&r.elem),
+        Type::Group(g) => is_impl_trait(&g.elem),
+        Type::Paren(p) => is_impl_trait(&p.elem),
+        _ => false,
+    }
+}

@@ -1,0 +1,11 @@
+use token_client::token_client;
+
+#[token_client(base_path = "api/{version}")]
+pub trait Foos {
+    #[get("/foos")]
+    async fn list(&self) -> Result<(), token_client::Error>;
+}
+
+fn main() {
+    let _ = FoosClient::builder();
+}

@@ -1,0 +1,11 @@
+use token_client::token_client;
+
+#[token_client]
+pub trait Foos {
+    #[get("/foos?page=1")]
+    async fn list(&self) -> Result<(), token_client::Error>;
+}
+
+fn main() {
+    let _ = FoosClient::builder();
+}
