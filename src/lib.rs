@@ -1,9 +1,210 @@
 //! Typed, token-authenticated HTTP clients.
 //!
-//! `token-client` gives every request an OAuth2 access token from a shared provider that
-//! caches it, refreshes it ahead of expiry in the background, and sends exactly one request
-//! to the token endpoint however many callers need a new one; a caller holding a valid
-//! token never waits on a lock.
+//! `token-client` puts an OAuth2 access token on every request. One shared provider
+//! fetches tokens, caches them, and refreshes them ahead of expiry with exactly one request
+//! to the token endpoint, while callers holding a valid token never wait on a lock. Use
+//! it through `#[token_client]` (declare a trait, get a typed client, in the style of
+//! .NET's Refit) or as a `reqwest-middleware` middleware on any client.
+//!
+//! # Contents
+//!
+//! - [Quick start](#quick-start)
+//! - [Attribute reference](#attribute-reference)
+//! - [Return types](#return-types)
+//! - [Errors](#errors)
+//! - [How the provider works](#how-the-provider-works)
+//! - [Sharing one provider between clients](#sharing-one-provider-between-clients)
+//! - [The middleware without the macro](#the-middleware-without-the-macro)
+//! - [Testing code that uses a generated client](#testing-code-that-uses-a-generated-client)
+//! - [Logs](#logs)
+//!
+//! # Quick start
+//!
+//! ```no_run
+//! use serde::{Deserialize, Serialize};
+//! use token_client::{TokenOptions, token_client};
+//!
+//! #[derive(Debug, Deserialize)]
+//! pub struct Foo {
+//!     pub id: u64,
+//!     pub name: String,
+//! }
+//!
+//! #[derive(Serialize)]
+//! pub struct NewFoo {
+//!     pub name: String,
+//! }
+//!
+//! #[token_client(base_path = "/api/v1")]
+//! #[headers("Accept: application/json")]
+//! pub trait Foos {
+//!     #[get("/foos")]
+//!     async fn list(&self, page: Option<u32>) -> Result<Vec<Foo>, token_client::Error>;
+//!
+//!     #[get("/foos/{id}")]
+//!     async fn get(&self, id: u64) -> Result<Foo, token_client::Error>;
+//!
+//!     #[post("/foos")]
+//!     async fn create(&self, #[body] foo: &NewFoo) -> Result<Foo, token_client::Error>;
+//! }
+//!
+//! # async fn run() -> Result<(), token_client::Error> {
+//! let options = TokenOptions::client_credentials(
+//!     "https://login.example.com/oauth2/token",
+//!     "my-service",
+//!     std::env::var("CLIENT_SECRET").unwrap_or_default(),
+//! )
+//! .scope("foos.read foos.write");
+//!
+//! let foos = FoosClient::builder()
+//!     .base_url("https://foos.example.com")
+//!     .token_options(options)
+//!     .build()?;
+//!
+//! let first_page = foos.list(Some(1)).await?;          // GET /api/v1/foos?page=1
+//! let one = foos.get(42).await?;                       // GET /api/v1/foos/42
+//! let new = foos.create(&NewFoo { name: "x".into() }).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! `cargo run --example quickstart` runs a complete version against an identity provider
+//! and an API started in-process.
+//!
+//! # Attribute reference
+//!
+//! | attribute | where | what it does |
+//! |---|---|---|
+//! | `#[token_client]` | trait | generates `<Trait>Client` and keeps the trait (made object-safe with [`async_trait`]) |
+//! | `#[token_client(client = Name)]` | trait | names the generated client `Name` |
+//! | `#[token_client(base_path = "/api/v1")]` | trait | prefixes every method's path |
+//! | `#[headers("Name: value", ...)]` | trait | static headers sent by every method |
+//! | `#[get("/path")]`, `#[post]`, `#[put]`, `#[patch]`, `#[delete]`, `#[head]`, `#[options]` | method | HTTP method and path template (exactly one per method) |
+//! | `{name}` in a path | path template | the argument `name`, percent-encoded as one segment (`a/b` → `a%2Fb`) |
+//! | `{**name}` in a path | path template, last segment | the argument `name`, percent-encoded but keeping `/` |
+//! | `#[headers("Name: value", ...)]` | method | static headers for this method (override the trait's) |
+//! | `#[no_auth]` | method | sends no token (and needs no token configuration if every method has it) |
+//! | `#[query]`, `#[query("name")]` | argument | a query parameter: scalars, `Option` (left out when `None`), sequences (key repeated) |
+//! | `#[query(flatten)]` | argument | every field of a `Serialize` struct as a query parameter |
+//! | *(none)* | argument not in the path | a query parameter named after the argument (Refit's rule; `r#type` becomes `type`) |
+//! | `#[body]` | argument | JSON body (`Content-Type: application/json`) |
+//! | `#[body(form)]` | argument | `application/x-www-form-urlencoded` body |
+//! | `#[body(text = "text/plain")]` | argument | the argument (`impl Into<String>`) as a text body with that content type |
+//! | `#[body(bytes = "application/octet-stream")]` | argument | the argument (`impl Into<Bytes>`) as a raw body with that content type |
+//! | `#[header("X-Name")]` | argument | a header from the argument's `Display` (`Option`: left out when `None`); overrides method and trait headers |
+//!
+//! Every mistake in an annotated trait is reported at compile time, all in one build,
+//! pointing at the offending token: a placeholder without an argument, two bodies, a
+//! body on `GET`, a header without `:`, a method that is not `async` or has no `&self`,
+//! an argument type that cannot be a query value...
+//!
+//! # Return types
+//!
+//! Methods return `Result<T, E>` where `E: From<token_client::Error>` (normally
+//! [`Error`] itself) and `T` is:
+//!
+//! | `T` | the method returns | on a non-success status |
+//! |---|---|---|
+//! | any `DeserializeOwned` type | the JSON body, decoded | `Err(Error::Api)` |
+//! | `()` | nothing (the body is ignored) | `Err(Error::Api)` |
+//! | `String` | the body as text | `Err(Error::Api)` |
+//! | `bytes::Bytes` | the raw body | `Err(Error::Api)` |
+//! | `reqwest::Response` | the response itself | `Ok(response)`: status not checked |
+//! | [`ApiResponse<U>`](ApiResponse) | status, headers, and the body decoded as `U` or the error | `Ok(api_response)`, holding `Err(Error::Api)` |
+//!
+//! # Errors
+//!
+//! Every call returns [`Error`]:
+//!
+//! - [`Error::Token`]: no token could be had ([`TokenError`]: the token endpoint refused
+//!   (`oauth_error()` gives `invalid_client`, `invalid_grant`...), timed out, was
+//!   unreachable, or answered something that is not a token);
+//! - [`Error::Api`]: the server answered a non-success status; [`ApiError`] carries the
+//!   status, the headers and the body text;
+//! - [`Error::Decode`]: the body did not decode into `T` ([`DecodeError`] keeps a short
+//!   excerpt of it);
+//! - [`Error::Transport`]: the request could not be sent or the response not received;
+//! - [`Error::Request`]: an argument could not be written (a header value with a line break);
+//! - [`Error::Build`]: the client could not be built (see [`ClientBuilder::build`]).
+//!
+//! [`Error::status`] gives the HTTP status wherever there is one. No error, and no
+//! `Debug` output of options, tokens or providers, ever shows a secret.
+//!
+//! ```
+//! # use token_client::{Error, TokenError};
+//! fn describe(error: &Error) -> String {
+//!     match error {
+//!         Error::Api(api) if api.status == 404 => "not found".to_owned(),
+//!         Error::Api(api) => format!("server said {}: {}", api.status, api.body),
+//!         Error::Token(token) if token.oauth_error() == Some("invalid_client") => {
+//!             "check the client id and secret".to_owned()
+//!         }
+//!         other => other.to_string(),
+//!     }
+//! }
+//! ```
+//!
+//! # How the provider works
+//!
+//! [`SharedTokenProvider`] wraps a [`TokenSource`] ([`OAuth2Source`] for a token endpoint
+//! described by [`TokenOptions`]) and guarantees:
+//!
+//! 1. **The hot path takes no lock.** A caller that finds a valid token gets it after an
+//!    atomic load and a clock read, as an already-complete future: no mutex, no
+//!    allocation, no waiting on a refresh in progress.
+//! 2. **Single flight.** However many callers need a refresh, one request goes to the
+//!    token endpoint; the others await that attempt and all receive its result.
+//! 3. **Refresh ahead, without waiting.** A token in its early-refresh window (60 s
+//!    before expiry, at most half its lifetime) is still handed out at once while one
+//!    background refresh runs. Only an absent or expired token makes callers wait.
+//! 4. **Cancellation safe.** The refresh runs in its own task: dropping the caller that
+//!    started it (a timeout, `select!`) cancels nothing.
+//! 5. **Failures are not cached forever.** A failure goes to its waiters, and to new
+//!    callers for a one-second cool-down that shields a failing endpoint from a storm;
+//!    then the next caller tries again. A still-valid token keeps being served while a
+//!    background refresh fails.
+//! 6. **Invalidate compares.** After a 401, `invalidate(&token)` drops the token only if
+//!    it is still the cached one: a thousand concurrent 401s cause one refresh.
+//! 7. **Time is `tokio::time`**, so all of this is tested with paused time.
+//!
+//! A token's life with a 300 s lifetime:
+//!
+//! ```text
+//!  0 s         fetched ─────────────── served from the cache, lock-free ───────────┐
+//!  240 s       early window: served at once ║ one background refresh ║             │
+//!  240.2 s     new token stored ─────────── served from the cache ... ◄─────────────┘
+//!  (300 s)     old token would have expired: nobody ever waited for it
+//! ```
+//!
+//! Without refresh-ahead (as in a `Mutex` around a cache), every caller arriving
+//! between the expiry and the end of the refresh would wait for the token endpoint.
+//!
+//! # Sharing one provider between clients
+//!
+//! Clients built with [`token_options`](ClientBuilder::token_options) get a provider of
+//! their own. To make several clients (or a client and a middleware) use one token, build
+//! the provider once and pass clones: they share the cache.
+//!
+//! ```no_run
+//! # use token_client::{SharedTokenProvider, TokenOptions, token_client};
+//! # #[token_client] pub trait Foos { #[get("/foos")] async fn list(&self) -> Result<String, token_client::Error>; }
+//! # #[token_client] pub trait Bars { #[get("/bars")] async fn list(&self) -> Result<String, token_client::Error>; }
+//! # fn run(options: TokenOptions) -> Result<(), token_client::Error> {
+//! let provider = SharedTokenProvider::new(options)?;
+//! let foos = FoosClient::builder()
+//!     .base_url("https://foos.example.com")
+//!     .token_provider(provider.clone())
+//!     .build()?;
+//! let bars = BarsClient::builder()
+//!     .base_url("https://bars.example.com")
+//!     .token_provider(provider)
+//!     .build()?;
+//! # Ok(()) }
+//! ```
+//!
+//! # The middleware without the macro
+//!
+//! [`TokenMiddleware`] adds the token to any `reqwest_middleware` client, with the same
+//! 401 handling as the generated clients (invalidate, refresh, replay once):
 //!
 //! ```no_run
 //! use token_client::{SharedTokenProvider, TokenMiddleware, TokenOptions};
@@ -13,15 +214,58 @@
 //!     "https://login.example.com/oauth2/token",
 //!     "my-service",
 //!     std::env::var("CLIENT_SECRET")?,
-//! )
-//! .scope("foos.read");
+//! );
 //! let provider = SharedTokenProvider::new(options)?;
-//! let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+//! let http = token_client::reqwest_middleware::ClientBuilder::new(token_client::reqwest::Client::new())
 //!     .with(TokenMiddleware::new(provider))
 //!     .build();
-//! let foos = http.get("https://api.example.com/foos").send().await?;
+//! let response = http.get("https://foos.example.com/api/v1/foos").send().await?;
 //! # Ok(()) }
 //! ```
+//!
+//! `cargo run --example middleware` composes it with `reqwest-retry` (the Rust
+//! counterpart of a token `DelegatingHandler` plus Polly) and explains their order.
+//!
+//! # Testing code that uses a generated client
+//!
+//! The trait stays yours: code that depends on `Arc<dyn Foos>` (or `impl Foos`) can be
+//! given a mock in tests, implemented with [`async_trait`]:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use token_client::{async_trait, token_client};
+//!
+//! #[token_client]
+//! pub trait Greeter: Send + Sync {
+//!     #[get("/greeting/{name}")]
+//!     async fn greet(&self, name: &str) -> Result<String, token_client::Error>;
+//! }
+//!
+//! async fn welcome(greeter: &dyn Greeter) -> String {
+//!     greeter.greet("ada").await.unwrap_or_else(|_| "hello".to_owned())
+//! }
+//!
+//! struct FakeGreeter;
+//!
+//! #[async_trait]
+//! impl Greeter for FakeGreeter {
+//!     async fn greet(&self, name: &str) -> Result<String, token_client::Error> {
+//!         Ok(format!("hi {name}"))
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let greeter: Arc<dyn Greeter> = Arc::new(FakeGreeter);
+//! assert_eq!(welcome(&*greeter).await, "hi ada");
+//! # }
+//! ```
+//!
+//! # Logs
+//!
+//! The runtime emits [`tracing`](https://docs.rs/tracing) events: token requests (grant,
+//! endpoint host, duration, outcome, OAuth2 error code), refresh-ahead, cool-down, 401
+//! retries. Never a token or a secret. Nothing is printed unless the application installs
+//! a subscriber.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
