@@ -4,9 +4,9 @@
 //! - an identity provider whose token endpoint issues 2-second tokens and counts requests;
 //! - a small API that accepts only currently valid tokens.
 //!
-//! Then 100 concurrent tasks make 1,000 calls through one shared token provider over
-//! several token lifetimes, and a summary shows how many tokens that took and how long
-//! any call waited for one.
+//! Then it declares the API as a `#[token_client]` trait, and 100 concurrent tasks make
+//! 1,000 calls through the generated client over several token lifetimes; a summary shows
+//! how many tokens that took and how long any call waited for one.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,9 +20,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use token_client::{
-    SharedTokenProvider, TokenFuture, TokenMiddleware, TokenOptions, TokenProvider,
-};
+use token_client::{SharedTokenProvider, TokenFuture, TokenOptions, TokenProvider, token_client};
 
 const CLIENT_ID: &str = "quickstart";
 const CLIENT_SECRET: &str = "quickstart-secret";
@@ -32,9 +30,18 @@ const CALLS_PER_TASK: usize = 10;
 const PAUSE_BETWEEN_CALLS: Duration = Duration::from_millis(600);
 
 #[derive(Debug, Serialize, Deserialize)]
-struct Foo {
+pub struct Foo {
     id: u64,
     name: String,
+}
+
+/// The API, as a trait: `#[token_client]` generates `FoosClient`, whose every call gets a
+/// token from the shared provider (and retries once, with a fresh token, on a 401).
+#[token_client(base_path = "/api/v1")]
+#[headers("Accept: application/json")]
+pub trait Foos: Send + Sync {
+    #[get("/foos/{id}")]
+    async fn get(&self, id: u64) -> Result<Foo, token_client::Error>;
 }
 
 #[tokio::main]
@@ -50,23 +57,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         CLIENT_SECRET,
     );
     let provider = Arc::new(TimedProvider::new(SharedTokenProvider::new(options)?));
-    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(TokenMiddleware::new(Arc::clone(&provider)))
-        .build();
-    let base = format!("http://{api_addr}");
+    let foos = FoosClient::builder()
+        .base_url(format!("http://{api_addr}"))
+        .token_provider(Arc::clone(&provider))
+        .build()?;
 
     let stats = Arc::new(Stats::default());
     let progress = tokio::spawn(report_progress(Arc::clone(&stats), Arc::clone(&idp)));
     let started = Instant::now();
     let tasks: Vec<_> = (0..TASKS)
-        .map(|task| {
-            tokio::spawn(run_task(
-                task,
-                http.clone(),
-                base.clone(),
-                Arc::clone(&stats),
-            ))
-        })
+        .map(|task| tokio::spawn(run_task(task, foos.clone(), Arc::clone(&stats))))
         .collect();
     for task in tasks {
         task.await?;
@@ -101,20 +101,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// One task: `CALLS_PER_TASK` calls, paced so the run spans several token lifetimes.
-async fn run_task(
-    task: usize,
-    http: reqwest_middleware::ClientWithMiddleware,
-    base: String,
-    stats: Arc<Stats>,
-) {
+async fn run_task(task: usize, foos: FoosClient, stats: Arc<Stats>) {
     for call in 0..CALLS_PER_TASK {
         let id = (task * CALLS_PER_TASK + call) as u64;
-        let outcome = async {
-            let response = http.get(format!("{base}/api/v1/foos/{id}")).send().await?;
-            let found: Foo = serde_json::from_slice(&response.error_for_status()?.bytes().await?)?;
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(found)
-        }
-        .await;
+        let outcome = foos.get(id).await;
         stats.calls.fetch_add(1, Ordering::Relaxed);
         match outcome {
             Ok(found) if found.id == id => {}
