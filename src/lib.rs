@@ -92,6 +92,11 @@
 //! | `#[body(bytes = "application/octet-stream")]` | argument | the argument (`impl Into<Bytes>`) as a raw body with that content type |
 //! | `#[header("X-Name")]` | argument | a header from the argument's `Display` (`Option`: left out when `None`); overrides method and trait headers |
 //!
+//! Trait-level `#[headers]` goes *below* `#[token_client]` (attributes above it are not
+//! seen by the macro, and rustc rejects `headers` there as unknown). Attributes that are
+//! not ours (`#[doc]`, `#[allow]`, `#[cfg]`...) pass through to the trait; a name that
+//! looks like a misspelling of ours (`#[qeury]`) is an error that names the one meant.
+//!
 //! Every mistake in an annotated trait is reported at compile time, all in one build,
 //! pointing at the offending token: a placeholder without an argument, two bodies, a
 //! body on `GET`, a header without `:`, a method that is not `async` or has no `&self`,

@@ -4,6 +4,9 @@
 //! `path` (templates), `ast` (our model of the trait), `valid` (cross-checks) and
 //! `expand` (code generation), with `ctxt` collecting every error of one build.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+
 mod ast;
 mod attr;
 mod ctxt;
