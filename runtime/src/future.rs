@@ -21,15 +21,19 @@ pub struct TokenFuture<'a> {
 type BoxFuture<'a> = Pin<Box<dyn Future<Output = Result<AccessToken, TokenError>> + Send + 'a>>;
 
 enum State<'a> {
-    Ready(Option<Result<AccessToken, TokenError>>),
+    Ready(Option<AccessToken>),
     Pending(BoxFuture<'a>),
 }
 
 impl<'a> TokenFuture<'a> {
     /// A future that is already complete.
+    #[inline]
     pub fn ready(result: Result<AccessToken, TokenError>) -> Self {
-        Self {
-            state: State::Ready(Some(result)),
+        match result {
+            Ok(token) => Self {
+                state: State::Ready(Some(token)),
+            },
+            Err(error) => Self::new(std::future::ready(Err(error))),
         }
     }
 
@@ -44,11 +48,12 @@ impl<'a> TokenFuture<'a> {
 impl Future for TokenFuture<'_> {
     type Output = Result<AccessToken, TokenError>;
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.state {
-            State::Ready(result) => {
-                Poll::Ready(result.take().expect("TokenFuture polled after completion"))
-            }
+            State::Ready(result) => Poll::Ready(Ok(result
+                .take()
+                .expect("TokenFuture polled after completion"))),
             State::Pending(future) => future.as_mut().poll(cx),
         }
     }

@@ -141,28 +141,19 @@ impl SharedTokenProvider {
 }
 
 impl TokenProvider for SharedTokenProvider {
+    #[inline]
     fn token(&self) -> TokenFuture<'_> {
         // Hot path: one atomic load and one clock read. `Instant::now()` comes after the
         // load, so a token stored by a refresh that finished in between is not judged
         // against an older clock reading.
-        let now = {
-            let guard = self.shared.cached.load();
-            let now = Instant::now();
-            if let Some(cached) = guard.as_deref() {
-                if now < cached.refresh_at {
-                    return TokenFuture::ready(Ok(cached.token.clone()));
-                }
-                if !cached.token.is_expired_at(now) {
-                    let token = cached.token.clone();
-                    drop(guard);
-                    self.shared.refresh_in_background(now);
-                    return TokenFuture::ready(Ok(token));
-                }
-            }
-            now
-        };
-        let shared = Arc::clone(&self.shared);
-        TokenFuture::new(async move { shared.wait_for_refresh(now).await })
+        let guard = self.shared.cached.load();
+        let now = Instant::now();
+        if let Some(cached) = guard.as_deref()
+            && now < cached.refresh_at
+        {
+            return TokenFuture::ready(Ok(cached.token.clone()));
+        }
+        self.token_slow(guard, now)
     }
 
     fn invalidate(&self, stale: &AccessToken) {
@@ -175,6 +166,28 @@ impl TokenProvider for SharedTokenProvider {
                 tracing::debug!("cached token invalidated");
             }
         }
+    }
+}
+
+impl SharedTokenProvider {
+    /// The token is in its early window, expired or absent.
+    #[cold]
+    #[inline(never)]
+    fn token_slow(
+        &self,
+        guard: arc_swap::Guard<Option<Arc<Cached>>>,
+        now: Instant,
+    ) -> TokenFuture<'_> {
+        if let Some(cached) = guard.as_deref()
+            && !cached.token.is_expired_at(now)
+        {
+            let token = cached.token.clone();
+            drop(guard);
+            self.shared.refresh_in_background(now);
+            return TokenFuture::ready(Ok(token));
+        }
+        let shared = Arc::clone(&self.shared);
+        TokenFuture::new(async move { shared.wait_for_refresh(now).await })
     }
 }
 
