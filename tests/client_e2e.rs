@@ -338,6 +338,26 @@ async fn a_401_causes_one_refresh_and_one_retry() {
 }
 
 #[tokio::test]
+async fn the_replay_after_a_401_carries_the_same_body_and_headers() {
+    let server = MockServer::start().await;
+    for (bearer, status) in [("Bearer t1", 401), ("Bearer t2", 201)] {
+        Mock::given(method("POST"))
+            .and(path("/api/v1/foos"))
+            .and(header("authorization", bearer))
+            .and(header("x-from-trait", "yes"))
+            .and(header("content-type", "application/json"))
+            .and(body_json(seven()))
+            .respond_with(ResponseTemplate::new(status).set_body_json(seven()))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let (foos, source) = client(&server);
+    assert_eq!(foos.create(&seven()).await.unwrap(), seven());
+    assert_eq!(source.0.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
 async fn a_second_401_surfaces_as_an_api_error() {
     let server = MockServer::start().await;
     Mock::given(path("/api/v1/foos/7"))

@@ -219,7 +219,16 @@ fn method_impl(client: &Client, method: &Method) -> TokenStream {
             #(#asserts)*
             #path
             #request
-            let __tc_out = ::token_client::__private::ClientCore::execute::<#decoder>(&self.__tc_core, __tc_req).await;
+            // Separate statements, so the request and the send future are gone before
+            // decoding starts, and share their room in this method's (boxed) future.
+            let __tc_sent = ::token_client::__private::ClientCore::send(&self.__tc_core, &__tc_req).await;
+            ::core::mem::drop(__tc_req);
+            let __tc_out = match __tc_sent {
+                ::core::result::Result::Ok(__tc_response) => {
+                    <#decoder as ::token_client::__private::Decode>::decode(__tc_response).await
+                }
+                ::core::result::Result::Err(__tc_error) => ::core::result::Result::Err(__tc_error),
+            };
             ::core::result::Result::map_err(__tc_out, ::core::convert::From::from)
         }
     }

@@ -1,7 +1,7 @@
 //! Putting a token on a request and retrying once on 401: the logic shared by
 //! [`TokenMiddleware`](crate::TokenMiddleware) and the generated clients.
 
-use http::{HeaderValue, StatusCode, header::AUTHORIZATION};
+use http::{StatusCode, header::AUTHORIZATION};
 use reqwest::Request;
 
 use crate::{AccessToken, TokenError, TokenProvider};
@@ -9,42 +9,43 @@ use crate::{AccessToken, TokenError, TokenProvider};
 /// A request that carries a token from a provider, ready for a possible 401 retry.
 pub(crate) struct Authorized {
     token: AccessToken,
-    replay: Option<Request>,
 }
 
 /// Adds `Authorization: Bearer <token>` to `request`, unless it already has an
 /// `Authorization` header (then `None` comes back: the caller owns authentication).
-///
-/// With `retry`, a copy of the request is kept for one replay after a 401; requests whose
-/// body cannot be cloned (streams) are never replayed.
 pub(crate) async fn authorize(
     provider: &dyn TokenProvider,
     request: &mut Request,
-    retry: bool,
 ) -> Result<Option<Authorized>, TokenError> {
     if request.headers().contains_key(AUTHORIZATION) {
         return Ok(None);
     }
     let token = provider.token().await?;
-    let replay = if retry { request.try_clone() } else { None };
     set_bearer(request, &token)?;
-    Ok(Some(Authorized { token, replay }))
+    Ok(Some(Authorized { token }))
 }
 
 impl Authorized {
     /// Called with the status of the response to the authorized request. On 401, drops
     /// the token it used from the provider (compare-and-invalidate: concurrent 401s for
-    /// one token cause one refresh) and returns the replay with a fresh token, if any.
+    /// one token cause one refresh), then asks `replay` for the request to send again
+    /// (`None`: retries are off, or the body cannot be replayed) and returns it carrying a
+    /// fresh token.
+    ///
+    /// `replay` is only called on a 401: the middleware hands over a copy it took before
+    /// sending; the generated clients build the request again, so they copy nothing on
+    /// the common path.
     pub(crate) async fn retry_after(
         self,
         provider: &dyn TokenProvider,
         status: StatusCode,
+        replay: impl FnOnce() -> Option<Request>,
     ) -> Result<Option<Request>, TokenError> {
         if status != StatusCode::UNAUTHORIZED {
             return Ok(None);
         }
         provider.invalidate(&self.token);
-        let Some(mut replay) = self.replay else {
+        let Some(mut replay) = replay() else {
             return Ok(None);
         };
         let token = provider.token().await?;
@@ -55,9 +56,10 @@ impl Authorized {
 }
 
 fn set_bearer(request: &mut Request, token: &AccessToken) -> Result<(), TokenError> {
-    let mut value = HeaderValue::try_from(format!("Bearer {}", token.secret()))
-        .map_err(|_| TokenError::InvalidToken)?;
-    value.set_sensitive(true);
+    let value = token
+        .bearer_header()
+        .ok_or(TokenError::InvalidToken)?
+        .clone();
     request.headers_mut().insert(AUTHORIZATION, value);
     Ok(())
 }

@@ -62,14 +62,22 @@ impl Middleware for TokenMiddleware {
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
         let provider = &*self.provider;
-        let authorized = auth::authorize(provider, &mut request, self.retry_on_unauthorized)
+        let authorized = auth::authorize(provider, &mut request)
             .await
             .map_err(reqwest_middleware::Error::middleware)?;
-        let response = next.clone().run(request, extensions).await?;
         let Some(authorized) = authorized else {
-            return Ok(response);
+            return next.run(request, extensions).await;
         };
-        match authorized.retry_after(provider, response.status()).await {
+        // A streaming body cannot be cloned: such a request is never replayed.
+        let replay = self
+            .retry_on_unauthorized
+            .then(|| request.try_clone())
+            .flatten();
+        let response = next.clone().run(request, extensions).await?;
+        match authorized
+            .retry_after(provider, response.status(), || replay)
+            .await
+        {
             Ok(Some(replay)) => next.run(replay, extensions).await,
             Ok(None) => Ok(response),
             Err(error) => Err(reqwest_middleware::Error::middleware(error)),

@@ -14,6 +14,8 @@ pub struct AccessToken {
 }
 
 struct Inner {
+    /// `Bearer <secret>`, built once: every request carries it.
+    bearer: Option<http::HeaderValue>,
     secret: String,
     token_type: String,
     expires_at: Instant,
@@ -32,7 +34,14 @@ impl AccessToken {
         expires_at: Instant,
         scope: Option<String>,
     ) -> Self {
+        let bearer = http::HeaderValue::try_from(format!("Bearer {secret}"))
+            .ok()
+            .map(|mut value| {
+                value.set_sensitive(true);
+                value
+            });
         let inner = Inner {
+            bearer,
             secret,
             token_type,
             expires_at,
@@ -46,6 +55,11 @@ impl AccessToken {
     /// The token itself, to put in an `Authorization` header. Keep it out of logs.
     pub fn secret(&self) -> &str {
         &self.inner.secret
+    }
+
+    /// `Bearer <secret>` as a header value, if the secret can be one.
+    pub(crate) fn bearer_header(&self) -> Option<&http::HeaderValue> {
+        self.inner.bearer.as_ref()
     }
 
     /// The token type the server announced (`Bearer` in practice).

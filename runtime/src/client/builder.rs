@@ -177,9 +177,10 @@ impl<C: FromCore> ClientBuilder<C> {
         }
         let base_url = parse_base_url(self.base_url.as_deref())?;
         let (http, plain) = http_clients(self.http)?;
-        let provider = token_provider(self.token, plain, C::REQUIRES_AUTH)?;
+        let provider = token_provider(self.token, plain.clone(), C::REQUIRES_AUTH)?;
         Ok(C::from_core(ClientCore::new(Inner {
             base_url,
+            plain: plain.clone(),
             http,
             provider,
             default_headers: self.default_headers,

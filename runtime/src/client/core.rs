@@ -2,10 +2,13 @@
 //! retries once on 401.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http::{HeaderMap, Method};
+use http::{HeaderMap, Method, StatusCode};
 use reqwest::{Request, Response, Url};
 use reqwest_middleware::ClientWithMiddleware;
 
@@ -34,6 +37,8 @@ pub(super) struct Inner {
     /// Absolute http(s) URL without a trailing `/`.
     pub(super) base_url: String,
     pub(super) http: ClientWithMiddleware,
+    /// The same client without middleware, when it has none: sent through directly.
+    pub(super) plain: Option<reqwest::Client>,
     pub(super) provider: Option<Arc<dyn TokenProvider>>,
     pub(super) default_headers: HeaderMap,
     pub(super) timeout: Option<Duration>,
@@ -53,29 +58,56 @@ impl ClientCore {
     }
 
     /// Sends `spec` (with a token unless it is `no_auth`; on 401, once more with a fresh
-    /// token) and decodes the response with `D`.
+    /// token) and decodes the response with `D`. Generated code makes the same two steps
+    /// itself, [`send`](Self::send) then [`Decode::decode`], in two statements, so that the
+    /// two futures share their room in the method's future.
     pub async fn execute<D: Decode>(&self, spec: RequestSpec) -> Result<D::Output, Error> {
-        let no_auth = spec.no_auth;
-        let request = self.build(spec)?;
-        let response = if no_auth {
-            self.transmit(request).await?
-        } else {
-            self.send_authorized(request).await?
-        };
-        D::decode(response).await
+        let response = self.send(&spec).await;
+        drop(spec);
+        match response {
+            Ok(response) => D::decode(response).await,
+            Err(error) => Err(error),
+        }
     }
 
-    /// Turns `spec` into a request: base URL + path + query, headers, body, timeout.
-    fn build(&self, mut spec: RequestSpec) -> Result<Request, Error> {
-        if let Some(message) = spec.error.take() {
-            return Err(Error::Request(message));
+    /// Sends `spec`: with a token unless it is `no_auth`; on 401, once more with a fresh
+    /// token, the request built anew from `spec`.
+    ///
+    /// The request is a local, not an argument, so it takes no room in the future once
+    /// handed to the client: every call's future is boxed by `async_trait`, and its size is
+    /// paid on each call.
+    pub async fn send(&self, spec: &RequestSpec) -> Result<Response, Error> {
+        if let Some(message) = &spec.error {
+            return Err(Error::Request(message.clone()));
         }
-        let url = self.url(&spec)?;
+        let mut request = self.build(spec)?;
+        if spec.no_auth {
+            return self.transmit(request).await;
+        }
+        let provider = self.provider()?;
+        let authorized = auth::authorize(provider, &mut request).await?;
+        let response = self.transmit(request).await?;
+        let Some(authorized) = authorized else {
+            return Ok(response);
+        };
+        if response.status() != StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        // Rare: boxed, so that the retry does not grow every call's future.
+        Box::pin(self.retry(authorized, response, spec)).await
+    }
+
+    /// Turns `spec` into a request: base URL + path + query, headers, body, timeout. Leaves
+    /// `spec` whole, so a 401 can be replayed by building again (no copy up front).
+    fn build(&self, spec: &RequestSpec) -> Result<Request, Error> {
+        let url = self.url(spec)?;
         let headers = spec.merged_headers(&self.inner.default_headers);
-        let mut request = Request::new(spec.method, url);
+        let mut request = Request::new(spec.method.clone(), url);
         *request.headers_mut() = headers;
-        *request.body_mut() = spec.body.map(|body| body.bytes.into());
-        *request.timeout_mut() = self.inner.timeout;
+        *request.body_mut() = spec.body.as_ref().map(|body| body.bytes.clone().into());
+        if let Some(timeout) = self.inner.timeout {
+            *request.timeout_mut() = Some(timeout);
+        }
         Ok(request)
     }
 
@@ -90,17 +122,20 @@ impl ClientCore {
         Url::parse(&url).map_err(|error| Error::Request(format!("invalid URL `{url}`: {error}")))
     }
 
-    /// Sends with a token; on 401, drops that token and replays once with a fresh one
-    /// (unless retries are off or the body cannot be replayed).
-    async fn send_authorized(&self, mut request: Request) -> Result<Response, Error> {
+    /// After a 401: the shared 401 logic, then the replay, built anew from `spec`.
+    async fn retry(
+        &self,
+        authorized: auth::Authorized,
+        response: Response,
+        spec: &RequestSpec,
+    ) -> Result<Response, Error> {
         let provider = self.provider()?;
         let retry = self.inner.retry_on_unauthorized;
-        let authorized = auth::authorize(provider, &mut request, retry).await?;
-        let response = self.transmit(request).await?;
-        let Some(authorized) = authorized else {
-            return Ok(response);
-        };
-        match authorized.retry_after(provider, response.status()).await? {
+        let rebuild = || retry.then(|| self.build(spec).ok()).flatten();
+        match authorized
+            .retry_after(provider, response.status(), rebuild)
+            .await?
+        {
             Some(replay) => self.transmit(replay).await,
             None => Ok(response),
         }
@@ -117,8 +152,34 @@ impl ClientCore {
         }
     }
 
-    async fn transmit(&self, request: Request) -> Result<Response, Error> {
-        Ok(self.inner.http.execute(request).await?)
+    /// Hands `request` to the client at once (not from inside an `async fn`, which would
+    /// keep a copy of it in its state): straight to `reqwest` when there is no middleware.
+    fn transmit(&self, request: Request) -> impl Future<Output = Result<Response, Error>> + Send {
+        match &self.inner.plain {
+            Some(plain) => Sent::Plain(plain.execute(request)),
+            None => Sent::Middleware(Box::pin(self.inner.http.execute(request))),
+        }
+    }
+}
+
+/// A request handed to `reqwest`, or to the middleware stack.
+enum Sent<P, M> {
+    Plain(P),
+    Middleware(M),
+}
+
+impl<P, M> Future for Sent<P, M>
+where
+    P: Future<Output = reqwest::Result<Response>> + Unpin,
+    M: Future<Output = reqwest_middleware::Result<Response>> + Unpin,
+{
+    type Output = Result<Response, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Sent::Plain(sent) => Pin::new(sent).poll(cx).map_err(Error::from),
+            Sent::Middleware(sent) => Pin::new(sent).poll(cx).map_err(Error::from),
+        }
     }
 }
 

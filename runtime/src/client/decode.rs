@@ -102,16 +102,21 @@ async fn success(response: Response) -> Result<Response, Error> {
     if response.status().is_success() {
         return Ok(response);
     }
+    // Rare: boxed, so that reading an error body does not grow every call's future.
+    Err(Box::pin(api_error(response)).await)
+}
+
+async fn api_error(response: Response) -> Error {
     let status = response.status();
     let headers = response.headers().clone();
     let body = read_capped(response, ERROR_BODY_LIMIT).await;
     let body = String::from_utf8_lossy(&body).into_owned();
-    Err(ApiError {
+    ApiError {
         status,
         headers,
         body,
     }
-    .into())
+    .into()
 }
 
 /// Up to `limit` bytes of the body; a body that breaks off yields what arrived.

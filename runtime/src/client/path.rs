@@ -1,6 +1,6 @@
 //! Writing path arguments into a request path, percent-encoded.
 
-use std::fmt::Display;
+use std::fmt::{self, Display, Write as _};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
@@ -19,13 +19,29 @@ const REST: &AsciiSet = &SEGMENT.remove(b'/');
 /// Appends `value` to `path` as one path segment: every character but the RFC 3986
 /// unreserved ones is percent-encoded, so `a/b` becomes `a%2Fb` and a space `%20`.
 pub fn push_segment<T: ?Sized + Display>(path: &mut String, value: &T) {
-    path.extend(utf8_percent_encode(&value.to_string(), SEGMENT));
+    push_encoded(path, value, SEGMENT);
 }
 
 /// Appends `value` to `path` as the rest of the path (a `{**rest}` placeholder): encoded as
 /// by [`push_segment`], except that `/` is kept.
 pub fn push_rest<T: ?Sized + Display>(path: &mut String, value: &T) {
-    path.extend(utf8_percent_encode(&value.to_string(), REST));
+    push_encoded(path, value, REST);
+}
+
+/// Writes `value` straight into `path`, encoding each piece `Display` hands over: no
+/// intermediate `String`. Pieces are whole `&str`s, so no UTF-8 sequence is split.
+fn push_encoded<T: ?Sized + Display>(path: &mut String, value: &T, set: &'static AsciiSet) {
+    struct Encoder<'a>(&'a mut String, &'static AsciiSet);
+
+    impl fmt::Write for Encoder<'_> {
+        fn write_str(&mut self, piece: &str) -> fmt::Result {
+            self.0.extend(utf8_percent_encode(piece, self.1));
+            Ok(())
+        }
+    }
+
+    // Writing to a `String` cannot fail; a `Display` impl that errors writes what it wrote.
+    let _ = write!(Encoder(path, set), "{value}");
 }
 
 /// Refuses a path holding a `.` or `..` segment (also written `%2e`): URL parsing would
@@ -41,8 +57,14 @@ pub(super) fn check_dot_segments(path: &str) -> Result<(), Error> {
 }
 
 fn is_dot_segment(segment: &str) -> bool {
-    let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
-    decoded == "." || decoded == ".."
+    // At most two dots, each written `.` or `%2e`: six bytes. Checked without allocating.
+    if segment.len() > 6 {
+        return false;
+    }
+    let one = |s: &str| s == "." || s.eq_ignore_ascii_case("%2e");
+    one(segment)
+        || (1..segment.len())
+            .any(|i| segment.is_char_boundary(i) && one(&segment[..i]) && one(&segment[i..]))
 }
 
 #[cfg(test)]

@@ -144,12 +144,14 @@ impl RequestSpec {
 
     /// The headers to send, in order of precedence: the client's defaults, then the body's
     /// content type, then this request's own headers.
-    pub(super) fn merged_headers(&mut self, defaults: &HeaderMap) -> HeaderMap {
+    pub(super) fn merged_headers(&self, defaults: &HeaderMap) -> HeaderMap {
         let mut headers = defaults.clone();
         if let Some(body) = &self.body {
             headers.insert(CONTENT_TYPE, body.content_type.clone());
         }
-        headers.extend(std::mem::take(&mut self.headers));
+        for (name, value) in &self.headers {
+            headers.insert(name, value.clone());
+        }
         headers
     }
 }
