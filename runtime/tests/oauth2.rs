@@ -133,49 +133,54 @@ async fn body_client_auth_sends_credentials_in_the_form_and_no_authorization() {
 
 // ---- refresh_token grant ----
 
+/// Mounts one-shot answers to token requests whose form body is exactly `form`: each
+/// answers once and must be asked once; requests with the same form get them in order.
+async fn script(server: &MockServer, steps: Vec<(&str, ResponseTemplate)>) {
+    for (form, response) in steps {
+        Mock::given(body_string(form))
+            .respond_with(response)
+            .up_to_n_times(1)
+            .expect(1)
+            .mount(server)
+            .await;
+    }
+}
+
+fn with_refresh(access: &str, refresh: &str) -> ResponseTemplate {
+    let body =
+        format!(r#"{{"access_token":"{access}","expires_in":300,"refresh_token":"{refresh}"}}"#);
+    json(200, &body)
+}
+
 #[tokio::test]
 async fn refresh_token_is_sent_and_the_rotated_one_stored() {
     let server = MockServer::start().await;
-    Mock::given(body_string("grant_type=password&username=u&password=p"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_raw(fixture("keycloak-password.json"), "application/json"),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(body_string(
-        "grant_type=refresh_token&refresh_token=eyJhbGciOiJIUzI1NiJ9.kc-refresh.sig",
-    ))
-    .respond_with(json(
-        200,
-        r#"{"access_token":"second","expires_in":300,"refresh_token":"rotated-1"}"#,
-    ))
-    .expect(1)
-    .mount(&server)
-    .await;
-    Mock::given(body_string(
-        "grant_type=refresh_token&refresh_token=rotated-1",
-    ))
-    .respond_with(json(200, r#"{"access_token":"third","expires_in":300}"#))
-    .up_to_n_times(1)
-    .expect(1)
-    .mount(&server)
-    .await;
-    Mock::given(body_string(
-        "grant_type=refresh_token&refresh_token=rotated-1",
-    ))
-    .respond_with(json(200, r#"{"access_token":"fourth","expires_in":300}"#))
-    .expect(1)
-    .mount(&server)
+    let keycloak = ResponseTemplate::new(200)
+        .set_body_raw(fixture("keycloak-password.json"), "application/json");
+    script(
+        &server,
+        vec![
+            ("grant_type=password&username=u&password=p", keycloak),
+            (
+                "grant_type=refresh_token&refresh_token=eyJhbGciOiJIUzI1NiJ9.kc-refresh.sig",
+                with_refresh("second", "rotated-1"),
+            ),
+            (
+                "grant_type=refresh_token&refresh_token=rotated-1",
+                ok_token("third"),
+            ),
+            (
+                "grant_type=refresh_token&refresh_token=rotated-1",
+                ok_token("fourth"),
+            ),
+        ],
+    )
     .await;
     let options =
         TokenOptions::password(format!("{}/token", server.uri()), "svc", "secret", "u", "p");
     let source = OAuth2Source::new(options).unwrap();
-    assert_eq!(
-        source.fetch().await.unwrap().secret(),
-        "eyJhbGciOiJSUzI1NiJ9.kc-pw.sig"
-    );
+    let first = source.fetch().await.unwrap();
+    assert_eq!(first.secret(), "eyJhbGciOiJSUzI1NiJ9.kc-pw.sig");
     assert_eq!(source.fetch().await.unwrap().secret(), "second");
     assert_eq!(source.fetch().await.unwrap().secret(), "third");
     // No new refresh token in the last answer: the previous one stays in use.
@@ -185,28 +190,17 @@ async fn refresh_token_is_sent_and_the_rotated_one_stored() {
 #[tokio::test]
 async fn rejected_refresh_token_falls_back_to_the_primary_grant() {
     let server = MockServer::start().await;
-    Mock::given(body_string("grant_type=client_credentials"))
-        .respond_with(json(
-            200,
-            r#"{"access_token":"first","expires_in":300,"refresh_token":"r1"}"#,
-        ))
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(body_string("grant_type=refresh_token&refresh_token=r1"))
-        .respond_with(
-            ResponseTemplate::new(400)
-                .set_body_raw(fixture("error-invalid-grant.json"), "application/json"),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(body_string("grant_type=client_credentials"))
-        .respond_with(ok_token("fallback"))
-        .expect(1)
-        .mount(&server)
-        .await;
+    let rejected = ResponseTemplate::new(400)
+        .set_body_raw(fixture("error-invalid-grant.json"), "application/json");
+    script(
+        &server,
+        vec![
+            ("grant_type=client_credentials", with_refresh("first", "r1")),
+            ("grant_type=refresh_token&refresh_token=r1", rejected),
+            ("grant_type=client_credentials", ok_token("fallback")),
+        ],
+    )
+    .await;
     let source = OAuth2Source::new(options(&server)).unwrap();
     assert_eq!(source.fetch().await.unwrap().secret(), "first");
     assert_eq!(source.fetch().await.unwrap().secret(), "fallback");
@@ -215,25 +209,21 @@ async fn rejected_refresh_token_falls_back_to_the_primary_grant() {
 #[tokio::test]
 async fn refresh_token_survives_a_server_error() {
     let server = MockServer::start().await;
-    Mock::given(body_string("grant_type=client_credentials"))
-        .respond_with(json(
-            200,
-            r#"{"access_token":"first","expires_in":300,"refresh_token":"r1"}"#,
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(body_string("grant_type=refresh_token&refresh_token=r1"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(body_string("grant_type=refresh_token&refresh_token=r1"))
-        .respond_with(ok_token("refreshed"))
-        .expect(1)
-        .mount(&server)
-        .await;
+    script(
+        &server,
+        vec![
+            ("grant_type=client_credentials", with_refresh("first", "r1")),
+            (
+                "grant_type=refresh_token&refresh_token=r1",
+                ResponseTemplate::new(503),
+            ),
+            (
+                "grant_type=refresh_token&refresh_token=r1",
+                ok_token("refreshed"),
+            ),
+        ],
+    )
+    .await;
     let source = OAuth2Source::new(options(&server)).unwrap();
     source.fetch().await.unwrap();
     let error = source.fetch().await.unwrap_err();
