@@ -283,3 +283,8 @@ pub use token_client_runtime::*;
 pub mod __private {
     pub use token_client_runtime::__private::*;
 }
+
+/// The README's examples, compiled as doctests so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
