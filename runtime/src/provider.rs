@@ -67,6 +67,11 @@ impl Default for RefreshPolicy {
 ///   that started it cancels nothing.
 ///
 /// Cheap to clone (one `Arc` inside): share one provider between clients.
+///
+/// Refreshes run as tokio tasks, so [`token`](TokenProvider::token) must be called inside
+/// a tokio runtime (as reqwest requires anyway). A refresh whose runtime shuts down is
+/// reported to its waiters as [`TokenError::RefreshAborted`], and the next caller starts a
+/// new one: a provider can outlive the runtime that first used it.
 #[derive(Clone)]
 pub struct SharedTokenProvider {
     shared: Arc<Shared>,
