@@ -294,7 +294,10 @@ impl Shared {
 
     /// Records the outcome of the refresh: stores the token (or the failure and its
     /// cool-down), then clears `running`, under the lock.
-    fn finish(&self, outcome: &Outcome) {
+    ///
+    /// `cool_down`: whether a failure holds off new attempts for the cool-down. Not for a
+    /// refresh cut off by its runtime shutting down: that says nothing about the endpoint.
+    fn finish(&self, outcome: &Outcome, cool_down: bool) {
         let mut state = self.lock();
         match outcome {
             Ok(token) => {
@@ -302,13 +305,15 @@ impl Shared {
                     .store(Some(Arc::new(self.cache_entry(token.clone()))));
                 state.failed = None;
             }
-            Err(error) => {
+            Err(error) if cool_down => {
                 let until = Instant::now() + self.policy.failure_cooldown;
                 state.failed = Some((until, error.clone()));
                 // A still-valid token keeps being served; the next background attempt
                 // comes after the cool-down.
                 self.defer_refresh(until);
             }
+            // The next caller in the window starts a new refresh at once.
+            Err(_) => self.defer_refresh(Instant::now()),
         }
         state.running = None;
     }
@@ -330,26 +335,27 @@ struct Flight {
 impl Flight {
     async fn run(self) {
         let outcome = self.shared.source.fetch().await;
-        self.complete(outcome);
+        self.complete(outcome, true);
     }
 
-    fn complete(&self, outcome: Outcome) {
+    fn complete(&self, outcome: Outcome, cool_down: bool) {
         match &outcome {
             Ok(_) => tracing::debug!("token refresh succeeded"),
             Err(error) => tracing::warn!(%error, "token refresh failed"),
         }
-        self.shared.finish(&outcome);
+        self.shared.finish(&outcome, cool_down);
         self.sender.send_replace(Some(outcome));
     }
 }
 
 impl Drop for Flight {
-    /// The task was dropped before `complete` (the source panicked, or the runtime shut
-    /// down): waiters get an error and the next caller starts a new refresh, instead of
-    /// everyone waiting forever on a refresh that will never end.
+    /// The task was dropped before `complete`: the source panicked (then the cool-down
+    /// applies, as to any failure), or the runtime shut down (then the next caller, on
+    /// another runtime, starts a new refresh at once). Either way waiters get an error
+    /// instead of waiting forever on a refresh that will never end.
     fn drop(&mut self) {
         if self.sender.borrow().is_none() {
-            self.complete(Err(TokenError::RefreshAborted));
+            self.complete(Err(TokenError::RefreshAborted), std::thread::panicking());
         }
     }
 }

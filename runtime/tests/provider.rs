@@ -297,3 +297,43 @@ async fn thousand_parallel_callers_against_a_real_endpoint_cause_one_request() {
         assert_eq!(task.await.unwrap().unwrap(), "shared");
     }
 }
+
+/// A provider outlives the runtime that started a refresh: when that runtime shuts down
+/// mid-refresh, the next caller, on another runtime, gets a token instead of waiting
+/// forever on the dead refresh or being served its failure.
+#[test]
+fn a_refresh_cut_off_by_its_runtime_ending_does_not_block_the_next_runtime() {
+    struct FirstHangs(std::sync::atomic::AtomicUsize);
+
+    #[async_trait::async_trait]
+    impl token_client_runtime::TokenSource for FirstHangs {
+        async fn fetch(&self) -> Result<token_client_runtime::AccessToken, TokenError> {
+            if self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                tokio::time::sleep(secs(3600)).await;
+            }
+            Ok(token_client_runtime::AccessToken::new(
+                "fresh",
+                Instant::now() + secs(300),
+            ))
+        }
+    }
+
+    let provider = SharedTokenProvider::from_source(FirstHangs(Default::default()));
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let first = runtime();
+    let gave_up = first.block_on(async {
+        tokio::time::timeout(Duration::from_millis(20), provider.token()).await
+    });
+    assert!(gave_up.is_err(), "the first refresh hangs");
+    drop(first);
+    let token = runtime()
+        .block_on(async { tokio::time::timeout(secs(5), provider.token()).await })
+        .expect("the second runtime does not wait on the dead refresh")
+        .expect("a token");
+    assert_eq!(token.secret(), "fresh");
+}
