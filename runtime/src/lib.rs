@@ -9,6 +9,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod auth;
+mod body;
 mod client;
 mod error;
 mod future;

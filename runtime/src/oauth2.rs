@@ -9,6 +9,7 @@ use http::{HeaderValue, StatusCode};
 use tokio::time::Instant;
 use url::Url;
 
+use crate::body::read_capped;
 use crate::options::Secret;
 use crate::response::{self, TokenResponse};
 use crate::{AccessToken, ClientAuth, TokenError, TokenOptions, TokenSource};
@@ -155,7 +156,11 @@ impl OAuth2Source {
 
     /// The token of a response; stores its refresh token, or keeps `used` (the one just
     /// sent) when the server did not rotate it.
-    fn token_from(&self, response: TokenResponse, used: Option<Secret>) -> AccessToken {
+    fn token_from(
+        &self,
+        response: TokenResponse,
+        used: Option<Secret>,
+    ) -> Result<AccessToken, TokenError> {
         let lifetime = response.expires_in.unwrap_or(self.options.default_lifetime);
         let TokenResponse {
             access_token,
@@ -164,8 +169,15 @@ impl OAuth2Source {
             scope,
             ..
         } = response;
+        let token =
+            AccessToken::with_details(access_token, token_type, Instant::now() + lifetime, scope);
+        // The token carries its `Authorization` value, built once: one that cannot be a
+        // header value is refused here, not on every request.
+        if token.bearer_header().is_none() {
+            return Err(TokenError::InvalidToken);
+        }
         self.store_refresh_token(refresh_token.map(Secret::new).or(used));
-        AccessToken::with_details(access_token, token_type, Instant::now() + lifetime, scope)
+        Ok(token)
     }
 
     fn trace(&self, grant: &Grant, started: Instant, outcome: &Result<TokenResponse, TokenError>) {
@@ -201,7 +213,7 @@ impl TokenSource for OAuth2Source {
     async fn fetch(&self) -> Result<AccessToken, TokenError> {
         if let Some(refresh) = self.take_refresh_token() {
             match self.request(&Grant::Refresh(refresh.clone())).await {
-                Ok(response) => return Ok(self.token_from(response, Some(refresh))),
+                Ok(response) => return self.token_from(response, Some(refresh)),
                 Err(error) if error.oauth_error() == Some("invalid_grant") => {
                     tracing::debug!("refresh token rejected; falling back to the primary grant");
                 }
@@ -213,7 +225,7 @@ impl TokenSource for OAuth2Source {
             }
         }
         let response = self.request(&Grant::Primary).await?;
-        Ok(self.token_from(response, None))
+        self.token_from(response, None)
     }
 }
 
@@ -238,11 +250,11 @@ async fn read_limited(
         return Err(too_large);
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(transport)? {
-        if body.len() + chunk.len() > MAX_BODY {
-            return Err(too_large);
-        }
-        body.extend_from_slice(&chunk);
+    let more = read_capped(&mut response, &mut body, MAX_BODY)
+        .await
+        .map_err(transport)?;
+    if more {
+        return Err(too_large);
     }
     Ok(body)
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use http::{HeaderValue, StatusCode};
+use http::StatusCode;
 use serde_json::{Map, Value};
 
 use crate::TokenError;
@@ -67,9 +67,6 @@ fn interpret(status: StatusCode, fields: &Map<String, Value>) -> Result<TokenRes
             status,
             field: "access_token",
         })?;
-    if HeaderValue::try_from(format!("Bearer {access_token}")).is_err() {
-        return Err(TokenError::InvalidToken);
-    }
     let token_type = string_field(fields, "token_type").unwrap_or_else(|| "Bearer".to_owned());
     if !token_type.eq_ignore_ascii_case("bearer") {
         let reason = format!("token_type `{token_type}` is not supported (only Bearer)");

@@ -40,8 +40,14 @@ impl TestClient {
         ClientCore::request(&self.core, method, path.to_owned())
     }
 
+    /// What generated code does: send, then decode in a separate statement.
     async fn execute<D: Decode>(&self, spec: RequestSpec) -> Result<D::Output, Error> {
-        ClientCore::execute::<D>(&self.core, spec).await
+        let sent = ClientCore::send(&self.core, &spec).await;
+        drop(spec);
+        match sent {
+            Ok(response) => D::decode(response).await,
+            Err(error) => Err(error),
+        }
     }
 
     /// `GET path` decoded as `()`.
@@ -799,7 +805,7 @@ impl Foos for TestClient {
             __tc_req.header("X-Tenant", __tc_v);
         }
         __tc_req.query("page", &page);
-        let __tc_out = ClientCore::execute::<Json<Foo>>(&self.core, __tc_req).await;
+        let __tc_out = self.execute::<Json<Foo>>(__tc_req).await;
         ::core::result::Result::map_err(__tc_out, ::core::convert::From::from)
     }
 
@@ -808,7 +814,7 @@ impl Foos for TestClient {
         push_rest(&mut __tc_path, &name);
         let mut __tc_req = ClientCore::request(&self.core, Method::PUT, __tc_path);
         __tc_req.bytes(data, "application/octet-stream");
-        let __tc_out = ClientCore::execute::<WithResponse<Text>>(&self.core, __tc_req).await;
+        let __tc_out = self.execute::<WithResponse<Text>>(__tc_req).await;
         ::core::result::Result::map_err(__tc_out, ::core::convert::From::from)
     }
 }

@@ -65,8 +65,11 @@ enum TokenConfig {
     Provider(Arc<dyn TokenProvider>),
 }
 
-enum Http {
+/// What a client sends its requests with.
+pub(super) enum Http {
+    /// A plain `reqwest` client: requests go straight to it.
     Plain(reqwest::Client),
+    /// A client with middleware: requests go through its stack.
     Middleware(ClientWithMiddleware),
 }
 
@@ -176,11 +179,19 @@ impl<C: FromCore> ClientBuilder<C> {
             return Err(build_error(error));
         }
         let base_url = parse_base_url(self.base_url.as_deref())?;
-        let (http, plain) = http_clients(self.http)?;
-        let provider = token_provider(self.token, plain.clone(), C::REQUIRES_AUTH)?;
+        let http = match self.http {
+            Some(http) => http,
+            None => Http::Plain(default_client()?),
+        };
+        // The token endpoint is reached with the plain client, when there is one (its
+        // proxy and TLS settings apply); never through the caller's middleware.
+        let plain = match &http {
+            Http::Plain(client) => Some(client.clone()),
+            Http::Middleware(_) => None,
+        };
+        let provider = token_provider(self.token, plain, C::REQUIRES_AUTH)?;
         Ok(C::from_core(ClientCore::new(Inner {
             base_url,
-            plain: plain.clone(),
             http,
             provider,
             default_headers: self.default_headers,
@@ -233,20 +244,10 @@ fn parse_base_url(raw: Option<&str>) -> Result<String, Error> {
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
-/// The client to send with, and the plain client to reach the token endpoint with, if any.
-fn http_clients(
-    http: Option<Http>,
-) -> Result<(ClientWithMiddleware, Option<reqwest::Client>), Error> {
-    match http {
-        Some(Http::Middleware(client)) => Ok((client, None)),
-        Some(Http::Plain(client)) => Ok((client.clone().into(), Some(client))),
-        None => {
-            let client = reqwest::Client::builder()
-                .build()
-                .map_err(|e| build_error(format!("cannot create the HTTP client: {e}")))?;
-            Ok((client.clone().into(), Some(client)))
-        }
-    }
+fn default_client() -> Result<reqwest::Client, Error> {
+    reqwest::Client::builder()
+        .build()
+        .map_err(|e| build_error(format!("cannot create the HTTP client: {e}")))
 }
 
 fn token_provider(

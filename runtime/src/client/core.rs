@@ -8,14 +8,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http::{HeaderMap, Method, StatusCode};
-use reqwest::{Request, Response, Url};
-use reqwest_middleware::ClientWithMiddleware;
-
+use super::builder::Http;
+#[cfg(doc)]
 use super::decode::Decode;
 use super::path::check_dot_segments;
 use super::request::RequestSpec;
 use crate::{BuildError, Error, TokenProvider, auth};
+use http::{HeaderMap, Method, StatusCode};
+use reqwest::{Request, Response, Url};
 
 /// Implemented by generated clients: how [`ClientBuilder`](crate::ClientBuilder) makes one.
 pub trait FromCore: Sized {
@@ -36,9 +36,7 @@ pub struct ClientCore {
 pub(super) struct Inner {
     /// Absolute http(s) URL without a trailing `/`.
     pub(super) base_url: String,
-    pub(super) http: ClientWithMiddleware,
-    /// The same client without middleware, when it has none: sent through directly.
-    pub(super) plain: Option<reqwest::Client>,
+    pub(super) http: Http,
     pub(super) provider: Option<Arc<dyn TokenProvider>>,
     pub(super) default_headers: HeaderMap,
     pub(super) timeout: Option<Duration>,
@@ -57,21 +55,10 @@ impl ClientCore {
         RequestSpec::new(method, path)
     }
 
-    /// Sends `spec` (with a token unless it is `no_auth`; on 401, once more with a fresh
-    /// token) and decodes the response with `D`. Generated code makes the same two steps
-    /// itself, [`send`](Self::send) then [`Decode::decode`], in two statements, so that the
-    /// two futures share their room in the method's future.
-    pub async fn execute<D: Decode>(&self, spec: RequestSpec) -> Result<D::Output, Error> {
-        let response = self.send(&spec).await;
-        drop(spec);
-        match response {
-            Ok(response) => D::decode(response).await,
-            Err(error) => Err(error),
-        }
-    }
-
     /// Sends `spec`: with a token unless it is `no_auth`; on 401, once more with a fresh
-    /// token, the request built anew from `spec`.
+    /// token, the request built anew from `spec`. Generated code then decodes the response
+    /// with a [`Decode`] marker, in a separate statement, so that the two futures share
+    /// their room in the method's future.
     ///
     /// The request is a local, not an argument, so it takes no room in the future once
     /// handed to the client: every call's future is boxed by `async_trait`, and its size is
@@ -155,9 +142,9 @@ impl ClientCore {
     /// Hands `request` to the client at once (not from inside an `async fn`, which would
     /// keep a copy of it in its state): straight to `reqwest` when there is no middleware.
     fn transmit(&self, request: Request) -> impl Future<Output = Result<Response, Error>> + Send {
-        match &self.inner.plain {
-            Some(plain) => Sent::Plain(plain.execute(request)),
-            None => Sent::Middleware(Box::pin(self.inner.http.execute(request))),
+        match &self.inner.http {
+            Http::Plain(client) => Sent::Plain(client.execute(request)),
+            Http::Middleware(client) => Sent::Middleware(Box::pin(client.execute(request))),
         }
     }
 }

@@ -9,6 +9,7 @@ use reqwest::Response;
 use serde::de::DeserializeOwned;
 
 use super::api_response::ApiResponse;
+use crate::body::read_capped;
 use crate::error::{EXCERPT_LEN, excerpt};
 use crate::{ApiError, DecodeError, Error};
 
@@ -106,10 +107,12 @@ async fn success(response: Response) -> Result<Response, Error> {
     Err(Box::pin(api_error(response)).await)
 }
 
-async fn api_error(response: Response) -> Error {
+async fn api_error(mut response: Response) -> Error {
     let status = response.status();
     let headers = response.headers().clone();
-    let body = read_capped(response, ERROR_BODY_LIMIT).await;
+    let mut body = Vec::new();
+    // An error page is kept as far as it arrived: cut at the limit, or where it broke off.
+    let _ = read_capped(&mut response, &mut body, ERROR_BODY_LIMIT).await;
     let body = String::from_utf8_lossy(&body).into_owned();
     ApiError {
         status,
@@ -117,19 +120,6 @@ async fn api_error(response: Response) -> Error {
         body,
     }
     .into()
-}
-
-/// Up to `limit` bytes of the body; a body that breaks off yields what arrived.
-async fn read_capped(mut response: Response, limit: usize) -> Vec<u8> {
-    let mut body = Vec::new();
-    while body.len() < limit {
-        let Ok(Some(chunk)) = response.chunk().await else {
-            break;
-        };
-        let room = limit - body.len();
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-    }
-    body
 }
 
 fn parse_json<T: DeserializeOwned>(status: StatusCode, body: &[u8]) -> Result<T, Error> {

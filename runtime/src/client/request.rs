@@ -10,7 +10,7 @@ use serde::Serialize;
 ///
 /// Every method is infallible: a value that cannot be written (a header value with a line
 /// break, a query value serde cannot encode) is remembered, and
-/// [`ClientCore::execute`](super::core::ClientCore::execute) returns it as
+/// [`ClientCore::send`](super::core::ClientCore::send) returns it as
 /// [`Error::Request`](crate::Error::Request) without sending anything.
 pub struct RequestSpec {
     pub(super) method: Method,
