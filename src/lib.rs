@@ -154,8 +154,10 @@
 //! described by [`TokenOptions`]) and guarantees:
 //!
 //! 1. **The hot path takes no lock.** A caller that finds a valid token gets it after an
-//!    atomic load and a clock read, as an already-complete future: no mutex, no
-//!    allocation, no waiting on a refresh in progress.
+//!    atomic load and a clock read, on the future's first poll: no mutex, no allocation,
+//!    no waiting on a refresh in progress. The cache is looked up when the future is
+//!    polled, not when it is created, so a future awaited late never yields a token that
+//!    expired in between.
 //! 2. **Single flight.** However many callers need a refresh, one request goes to the
 //!    token endpoint; the others await that attempt and all receive its result.
 //! 3. **Refresh ahead, without waiting.** A token in its early-refresh window (60 s
@@ -182,6 +184,35 @@
 //!
 //! Without refresh-ahead (as in a `Mutex` around a cache), every caller arriving
 //! between the expiry and the end of the refresh would wait for the token endpoint.
+//!
+//! ## Runtimes
+//!
+//! A refresh runs as a tokio task on the runtime of the caller that starts it, and every
+//! caller that needs a token waits for it, on whatever runtime. Share a provider only
+//! between runtimes that keep being driven (a multi-thread runtime always is; a
+//! current-thread runtime only while a thread blocks on it), or give each runtime a
+//! provider of its own. Outside any tokio runtime a cached token is still handed out,
+//! but none can be fetched: the call fails with [`TokenError::NoRuntime`] instead of
+//! hanging. A refresh cut off by its runtime's shutdown fails its waiters with
+//! [`TokenError::RefreshAborted`], and the next caller starts a new one.
+//!
+//! # Where credentials go
+//!
+//! - The token endpoint is reached by an HTTP client of its own, never the API's: the
+//!   API's default headers (an API key) do not reach it. Token requests do not follow
+//!   redirects (a 3xx is [`TokenError::Redirect`], naming the status and the host): a
+//!   redirect would re-send the client secret, the password or the refresh token
+//!   elsewhere. A loopback token endpoint is reached directly, never through a proxy set
+//!   in the environment. To give that client root certificates or a proxy, build the
+//!   source with [`OAuth2Source::with_client_builder`] and the provider with
+//!   [`SharedTokenProvider::from_source_with_policy`] (with `options.refresh_policy()`).
+//! - A token endpoint and a base URL must be `https`, or `http` on a loopback host, unless
+//!   the user opts in (`allow_insecure_http(true)` on [`TokenOptions`] and on the client
+//!   builder); neither may hold a user name or password.
+//! - Errors carry no secret: text from the token endpoint is cleaned of every secret the
+//!   request carried (client secret, password, refresh token; raw, form- and
+//!   percent-encoded, and the Basic header's base64), control characters are escaped so
+//!   a server cannot forge a log line, and URLs in errors lose their query.
 //!
 //! # Sharing one provider between clients
 //!

@@ -26,14 +26,28 @@ pub enum TokenError {
         uri: Option<String>,
     },
     /// The response was not a token response: not JSON, or an unexpected shape.
-    #[error("token endpoint answered {status} with an unreadable body ({reason}): {excerpt:?}")]
+    #[error("token endpoint answered {status} with an unreadable body ({reason}): \"{excerpt}\"")]
     UnexpectedResponse {
         /// The HTTP status of the response.
         status: StatusCode,
         /// What was wrong with it.
         reason: String,
-        /// The start of the body (redacted if it looked like it held a token).
+        /// The start of the body (redacted if it looked like it held a token; cleaned of
+        /// the request's secrets; control characters escaped).
         excerpt: String,
+    },
+    /// The token endpoint answered with a redirect. Token requests never follow one: the
+    /// request carries the client's credentials, which must reach no other place.
+    #[error(
+        "token endpoint answered {status} redirecting to {}; token requests do not follow \
+         redirects: configure the final token endpoint URL",
+        location.as_deref().map_or_else(|| "nowhere".to_owned(), |host| format!("host `{host}`"))
+    )]
+    Redirect {
+        /// The HTTP status of the response (3xx).
+        status: StatusCode,
+        /// The host of its `Location` header, when it had a readable one.
+        location: Option<String>,
     },
     /// A success response lacked a required field.
     #[error("token response ({status}) is missing `{field}`")]
@@ -66,9 +80,23 @@ pub enum TokenError {
     /// The access token holds characters that cannot go in an HTTP header.
     #[error("the access token holds characters that cannot go in an HTTP header")]
     InvalidToken,
-    /// The refresh task ended without a result (it panicked).
-    #[error("the token refresh ended without a result")]
+    /// The refresh task ended without a result: the token source panicked, or the
+    /// runtime the refresh ran on shut down.
+    #[error(
+        "the token refresh ended without a result (the token source panicked, or the runtime \
+         it ran on shut down)"
+    )]
     RefreshAborted,
+    /// Every token the source handed out had expired by the time it could be used (a
+    /// source whose tokens expire on arrival, or a caller whose runtime stalled each time).
+    #[error("the token source's tokens had expired by the time they could be used")]
+    Expired,
+    /// A token had to be fetched, but the caller is not inside a tokio runtime.
+    #[error(
+        "token-client needs a tokio runtime to fetch a token: await `token()` inside a tokio \
+         runtime (e.g. in `#[tokio::main]`), not from another executor or a plain thread"
+    )]
+    NoRuntime,
 }
 
 fn status_suffix(status: StatusCode) -> String {
@@ -186,13 +214,25 @@ impl From<ApiError> for Error {
 
 impl From<reqwest_middleware::Error> for Error {
     fn from(error: reqwest_middleware::Error) -> Self {
-        Self::Transport(error)
+        match error {
+            reqwest_middleware::Error::Reqwest(error) => error.into(),
+            other => Self::Transport(other),
+        }
     }
 }
 
 impl From<reqwest::Error> for Error {
+    /// Keeps the URL of the request in the error, but not its query (API keys, signatures).
     fn from(error: reqwest::Error) -> Self {
-        Self::Transport(reqwest_middleware::Error::Reqwest(error))
+        Self::Transport(reqwest_middleware::Error::Reqwest(without_query(error)))
+    }
+}
+
+/// `error` whose URL, if it has one, lost its query, fragment and user info.
+pub(crate) fn without_query(error: reqwest::Error) -> reqwest::Error {
+    match error.url().map(crate::redact::url_without_secrets) {
+        Some(url) => error.with_url(url),
+        None => error,
     }
 }
 

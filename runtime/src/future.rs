@@ -3,25 +3,32 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use crate::provider::Shared;
 use crate::{AccessToken, TokenError};
 
 /// The future returned by [`TokenProvider::token`](crate::TokenProvider::token).
 ///
-/// Either already complete, which costs no allocation (the hot path of
-/// [`SharedTokenProvider`](crate::SharedTokenProvider) hands out a cached token this way), or a
-/// boxed future for the slow path. This keeps [`TokenProvider`](crate::TokenProvider)
-/// object-safe without boxing every call, as `async_trait` would.
+/// Either already complete, which costs no allocation, or a boxed future for the slow
+/// path. This keeps [`TokenProvider`](crate::TokenProvider) object-safe without boxing
+/// every call, as `async_trait` would. The future of
+/// [`SharedTokenProvider`](crate::SharedTokenProvider) looks its cache up when first
+/// polled, not when created: a future awaited late judges the token at that time, and
+/// one never awaited does nothing.
 #[must_use = "futures do nothing unless awaited"]
 pub struct TokenFuture<'a> {
     state: State<'a>,
 }
 
-type BoxFuture<'a> = Pin<Box<dyn Future<Output = Result<AccessToken, TokenError>> + Send + 'a>>;
+pub(crate) type BoxFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<AccessToken, TokenError>> + Send + 'a>>;
 
 enum State<'a> {
     Ready(Option<AccessToken>),
+    /// A [`SharedTokenProvider`](crate::SharedTokenProvider)'s cache, not looked up yet.
+    Lookup(&'a Arc<Shared>),
     Pending(BoxFuture<'a>),
 }
 
@@ -34,6 +41,14 @@ impl<'a> TokenFuture<'a> {
                 state: State::Ready(Some(token)),
             },
             Err(error) => Self::new(std::future::ready(Err(error))),
+        }
+    }
+
+    /// The cache lookup of a shared provider, done when first polled.
+    #[inline]
+    pub(crate) fn lookup(shared: &'a Arc<Shared>) -> Self {
+        Self {
+            state: State::Lookup(shared),
         }
     }
 
@@ -54,6 +69,13 @@ impl Future for TokenFuture<'_> {
             State::Ready(result) => Poll::Ready(Ok(result
                 .take()
                 .expect("TokenFuture polled after completion"))),
+            State::Lookup(shared) => match shared.lookup() {
+                Ok(token) => Poll::Ready(Ok(token)),
+                Err(slow) => {
+                    self.state = State::Pending(slow);
+                    self.poll(cx)
+                }
+            },
             State::Pending(future) => future.as_mut().poll(cx),
         }
     }
@@ -63,6 +85,7 @@ impl fmt::Debug for TokenFuture<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {
             State::Ready(_) => "ready",
+            State::Lookup(_) => "lookup",
             State::Pending(_) => "pending",
         };
         f.debug_struct("TokenFuture")

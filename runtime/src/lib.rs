@@ -17,8 +17,10 @@ mod middleware;
 mod oauth2;
 mod options;
 mod provider;
+mod redact;
 mod response;
 mod source;
+mod time;
 mod token;
 
 pub use client::{ApiResponse, ClientBuilder};

@@ -10,9 +10,11 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::body::read_capped;
-use crate::options::Secret;
+use crate::error::without_query;
+use crate::options::{Secret, is_loopback};
+use crate::redact::Redactor;
 use crate::response::{self, TokenResponse};
-use crate::{AccessToken, ClientAuth, TokenError, TokenOptions, TokenSource};
+use crate::{AccessToken, ClientAuth, TokenError, TokenOptions, TokenSource, time};
 
 /// The largest token response read; a larger one is an error (a token response is a few KiB).
 const MAX_BODY: usize = 64 * 1024;
@@ -35,14 +37,31 @@ enum Grant {
 }
 
 impl OAuth2Source {
-    /// A source for `options`, with its own HTTP client. Fails when the options are invalid.
+    /// A source for `options`, with an HTTP client of its own. Fails when the options are
+    /// invalid.
     pub fn new(options: TokenOptions) -> Result<Self, TokenError> {
-        Self::with_client(options, reqwest::Client::new())
+        Self::with_client_builder(options, reqwest::Client::builder())
     }
 
-    /// A source for `options` that sends its requests with `http`.
-    pub fn with_client(options: TokenOptions, http: reqwest::Client) -> Result<Self, TokenError> {
+    /// A source for `options` whose HTTP client is built from `builder`: for custom root
+    /// certificates, a proxy, a client certificate... The client is the token endpoint's
+    /// alone (never give it headers meant for an API), and whatever `builder` says, token
+    /// requests do not follow redirects (a 3xx is [`TokenError::Redirect`]: the request
+    /// carries the client's credentials) and a loopback endpoint is reached directly, never
+    /// through a proxy.
+    ///
+    /// There is no way to hand over a built `reqwest::Client`: its redirect policy could not
+    /// be overridden, and a client shared with an API carries that API's default headers.
+    pub fn with_client_builder(
+        options: TokenOptions,
+        builder: reqwest::ClientBuilder,
+    ) -> Result<Self, TokenError> {
         let endpoint = options.validate()?;
+        let mut builder = builder.redirect(reqwest::redirect::Policy::none());
+        if is_loopback(&endpoint) {
+            builder = builder.no_proxy();
+        }
+        let http = builder.build().map_err(transport)?;
         Ok(Self {
             options,
             endpoint,
@@ -81,8 +100,36 @@ impl OAuth2Source {
         let request = self.build_request(grant)?;
         let response = self.http.execute(request).await.map_err(transport)?;
         let status = response.status();
+        if status.is_redirection() {
+            return Err(self.redirect(status, response.headers()));
+        }
         let body = read_limited(response, status).await?;
-        response::parse(status, &body)
+        response::parse(status, &body, &self.redactor(grant))
+    }
+
+    /// The error for a redirect: its status and the host it pointed to (not the whole
+    /// `Location`, whose query may carry anything).
+    fn redirect(&self, status: StatusCode, headers: &http::HeaderMap) -> TokenError {
+        let location = headers
+            .get(http::header::LOCATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|location| self.endpoint.join(location).ok())
+            .and_then(|url| url.host_str().map(str::to_owned));
+        TokenError::Redirect { status, location }
+    }
+
+    /// Every secret `grant`'s request carries, for scrubbing the server's answer.
+    fn redactor(&self, grant: &Grant) -> Redactor {
+        let mut redactor = Redactor::default();
+        redactor.secret(self.options.client_secret.expose());
+        redactor.basic(&self.basic_credentials());
+        if let Some(password) = &self.options.password {
+            redactor.secret(password.expose());
+        }
+        if let Grant::Refresh(token) = grant {
+            redactor.secret(token.expose());
+        }
+        redactor
     }
 
     fn build_request(&self, grant: &Grant) -> Result<reqwest::Request, TokenError> {
@@ -102,17 +149,20 @@ impl OAuth2Source {
 
     /// RFC 6749 2.3.1: id and secret are form-urlencoded, then joined and base64-encoded.
     fn basic_header(&self) -> Result<HeaderValue, TokenError> {
-        let id: String =
-            form_urlencoded::byte_serialize(self.options.client_id.as_bytes()).collect();
-        let secret: String =
-            form_urlencoded::byte_serialize(self.options.client_secret.expose().as_bytes())
-                .collect();
-        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+        let encoded = base64::engine::general_purpose::STANDARD.encode(self.basic_credentials());
         let mut value = HeaderValue::try_from(format!("Basic {encoded}")).map_err(|_| {
             TokenError::InvalidOptions("client credentials cannot form a header".to_owned())
         })?;
         value.set_sensitive(true);
         Ok(value)
+    }
+
+    /// `id:secret`, each form-urlencoded, before base64 (RFC 6749 2.3.1).
+    fn basic_credentials(&self) -> String {
+        let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let id = encode(&self.options.client_id);
+        let secret = encode(self.options.client_secret.expose());
+        format!("{id}:{secret}")
     }
 
     fn form(&self, grant: &Grant) -> String {
@@ -169,8 +219,8 @@ impl OAuth2Source {
             scope,
             ..
         } = response;
-        let token =
-            AccessToken::with_details(access_token, token_type, Instant::now() + lifetime, scope);
+        let expires_at = time::after(Instant::now(), lifetime);
+        let token = AccessToken::with_details(access_token, token_type, expires_at, scope);
         // The token carries its `Authorization` value, built once: one that cannot be a
         // header value is refused here, not on every request.
         if token.bearer_header().is_none() {
@@ -229,8 +279,9 @@ impl TokenSource for OAuth2Source {
     }
 }
 
+/// A transport error, without the query of the URL it names.
 fn transport(error: reqwest::Error) -> TokenError {
-    TokenError::Transport(std::sync::Arc::new(error))
+    TokenError::Transport(std::sync::Arc::new(without_query(error)))
 }
 
 /// Reads the body, refusing more than [`MAX_BODY`] bytes (memory stays bounded whatever

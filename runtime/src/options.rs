@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
+use crate::redact::display_url;
 use crate::{RefreshPolicy, TokenError};
 
 /// How the client authenticates to the token endpoint (RFC 6749 2.3.1).
@@ -239,41 +240,81 @@ impl TokenOptions {
     }
 
     /// Checks the options and returns the parsed endpoint: an absolute `https` URL, or
-    /// `http` on a loopback host (or anywhere with [`allow_insecure_http`](Self::allow_insecure_http));
-    /// a non-empty client id; a password with a username.
+    /// `http` on a loopback host (or anywhere with [`allow_insecure_http`](Self::allow_insecure_http)),
+    /// without a user name or password in it; a non-empty client id; a password with a
+    /// username; durations that are not zero where zero makes no sense, and at most a year.
     pub fn validate(&self) -> Result<Url, TokenError> {
         let invalid = |message: String| Err(TokenError::InvalidOptions(message));
+        let shown = display_url(&self.token_endpoint);
         let Ok(url) = Url::parse(&self.token_endpoint) else {
-            return invalid(format!(
-                "`token_endpoint` `{}` is not an absolute URL",
-                self.token_endpoint
-            ));
+            return invalid(format!("`token_endpoint` `{shown}` is not an absolute URL"));
         };
-        match url.scheme() {
-            "https" => {}
-            "http" if self.allow_insecure_http || is_loopback(&url) => {}
-            "http" => {
-                return invalid(format!(
-                    "`token_endpoint` `{url}` uses plain http to a host that is not loopback; use https, or opt in with `allow_insecure_http(true)`"
-                ));
-            }
-            other => {
-                return invalid(format!(
-                    "`token_endpoint` scheme `{other}` is not http or https"
-                ));
-            }
+        if !url.username().is_empty() || url.password().is_some() {
+            return invalid(format!(
+                "`token_endpoint` `{shown}` must not hold a user name or password: give them \
+                 as the client id and secret"
+            ));
         }
+        let insecure = (self.allow_insecure_http, "allow_insecure_http(true)");
+        check_transport(&url, "token_endpoint", insecure).map_err(TokenError::InvalidOptions)?;
         if self.client_id.is_empty() {
             return invalid("`client_id` is empty".to_owned());
         }
         if self.password.is_some() && self.username.is_none() {
             return invalid("a `password` is set without a `username`".to_owned());
         }
+        self.check_durations().map_err(TokenError::InvalidOptions)?;
         Ok(url)
+    }
+
+    /// Every duration at most [`MAX_DURATION`]; a request timeout and a default lifetime
+    /// above zero.
+    fn check_durations(&self) -> Result<(), String> {
+        let durations = [
+            ("early_refresh", self.early_refresh, true),
+            ("default_lifetime", self.default_lifetime, false),
+            ("request_timeout", self.request_timeout, false),
+            ("failure_cooldown", self.failure_cooldown, true),
+        ];
+        for (name, value, zero_ok) in durations {
+            if value > MAX_DURATION {
+                return Err(format!(
+                    "`{name}` is {value:?}, longer than the one year allowed"
+                ));
+            }
+            if value.is_zero() && !zero_ok {
+                return Err(format!("`{name}` is zero"));
+            }
+        }
+        Ok(())
     }
 }
 
-fn is_loopback(url: &Url) -> bool {
+/// The longest duration an option may hold: a year.
+const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// The rule for any URL a token is sent to or fetched from: `https`, or `http` to a
+/// loopback host, or `http` anywhere when the user opted in. The error says which URL
+/// (`what`) broke it, and names the opt-in (`insecure`: whether the user opted in, and how).
+pub(crate) fn check_transport(
+    url: &Url,
+    what: &str,
+    (allowed, opt_in): (bool, &str),
+) -> Result<(), String> {
+    let shown = crate::redact::url_without_secrets(url);
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if allowed || is_loopback(url) => Ok(()),
+        "http" => Err(format!(
+            "`{what}` `{shown}` uses plain http to a host that is not loopback, which would \
+             send credentials unencrypted; use https, or opt in with `{opt_in}`"
+        )),
+        other => Err(format!("`{what}` scheme `{other}` is not http or https")),
+    }
+}
+
+/// Whether `url` names this machine: `localhost` or a loopback address.
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
@@ -286,7 +327,7 @@ impl fmt::Debug for TokenOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let extra: Vec<&str> = self.extra_params.iter().map(|(k, _)| k.as_str()).collect();
         f.debug_struct("TokenOptions")
-            .field("token_endpoint", &self.token_endpoint)
+            .field("token_endpoint", &display_url(&self.token_endpoint))
             .field("client_id", &self.client_id)
             .field("client_secret", &self.client_secret)
             .field("username", &self.username)

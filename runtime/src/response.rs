@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::TokenError;
 use crate::error::excerpt;
+use crate::redact::Redactor;
 
 /// A token response, parsed.
 #[derive(Debug)]
@@ -24,19 +25,25 @@ pub(crate) struct TokenResponse {
 const MAX_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
 
 /// Parses the body of a token endpoint's response (JSON, or form-encoded as some servers
-/// send without `Accept: application/json`).
-pub(crate) fn parse(status: StatusCode, body: &[u8]) -> Result<TokenResponse, TokenError> {
+/// send without `Accept: application/json`). Text of the server's that reaches an error
+/// goes through `redactor`: the secrets the request carried never come back in an error.
+pub(crate) fn parse(
+    status: StatusCode,
+    body: &[u8],
+    redactor: &Redactor,
+) -> Result<TokenResponse, TokenError> {
     let Some(fields) = fields(body) else {
-        return Err(unexpected(status, "not a JSON object", body));
+        return Err(unexpected(status, "not a JSON object", body, redactor));
     };
     if let Some(error) = fields.get("error") {
-        return Err(oauth_error(status, error, &fields));
+        return Err(oauth_error(status, error, &fields, redactor));
     }
     if !status.is_success() {
         return Err(unexpected(
             status,
             "error status without an OAuth2 `error`",
             body,
+            redactor,
         ));
     }
     interpret(status, &fields)
@@ -69,11 +76,14 @@ fn interpret(status: StatusCode, fields: &Map<String, Value>) -> Result<TokenRes
         })?;
     let token_type = string_field(fields, "token_type").unwrap_or_else(|| "Bearer".to_owned());
     if !token_type.eq_ignore_ascii_case("bearer") {
-        let reason = format!("token_type `{token_type}` is not supported (only Bearer)");
+        let reason = format!(
+            "token_type `{}` is not supported (only Bearer)",
+            crate::redact::escape_controls(&excerpt(&token_type, 40))
+        );
         return Err(TokenError::UnexpectedResponse {
             status,
             reason,
-            excerpt: REDACTED.to_owned(),
+            excerpt: HOLDS_TOKEN.to_owned(),
         });
     }
     Ok(TokenResponse {
@@ -90,7 +100,8 @@ fn string_field(fields: &Map<String, Value>, name: &str) -> Option<String> {
 }
 
 /// `expires_in` as an integer, a float or a numeric string; 0, negative or unreadable
-/// means unknown.
+/// means unknown. Any number is an answer: one beyond [`MAX_LIFETIME`] (up to `1e300` or
+/// `u64::MAX`) is clamped *before* it becomes a `Duration`, whose conversion would panic.
 fn lifetime(value: &Value) -> Option<Duration> {
     let seconds = match value {
         Value::Number(n) => n.as_f64()?,
@@ -100,33 +111,52 @@ fn lifetime(value: &Value) -> Option<Duration> {
     if !seconds.is_finite() || seconds < 1.0 {
         return None;
     }
-    Some(Duration::from_secs_f64(seconds).min(MAX_LIFETIME))
+    if seconds >= MAX_LIFETIME.as_secs_f64() {
+        return Some(MAX_LIFETIME);
+    }
+    Some(Duration::from_secs_f64(seconds))
 }
 
-fn oauth_error(status: StatusCode, error: &Value, fields: &Map<String, Value>) -> TokenError {
+/// How much of a server's `error`, `error_description` or `error_uri` an error keeps.
+const FIELD_LEN: usize = 500;
+
+fn oauth_error(
+    status: StatusCode,
+    error: &Value,
+    fields: &Map<String, Value>,
+    redactor: &Redactor,
+) -> TokenError {
+    let text = |value: &str| redactor.clean(&excerpt(value, FIELD_LEN));
+    let error = error
+        .as_str()
+        .map_or_else(|| error.to_string(), str::to_owned);
     TokenError::OAuth {
         status,
-        error: error
-            .as_str()
-            .map_or_else(|| error.to_string(), str::to_owned),
-        description: string_field(fields, "error_description"),
-        uri: string_field(fields, "error_uri"),
+        error: text(&error),
+        description: string_field(fields, "error_description").map(|d| text(&d)),
+        uri: string_field(fields, "error_uri").map(|u| text(&u)),
     }
 }
 
-const REDACTED: &str = "<redacted: the body looked like it held a token>";
+const HOLDS_TOKEN: &str = "<redacted: the body looked like it held a token>";
 
 /// An error for a body that is not a token response, with a short excerpt: redacted
-/// entirely if the body mentions a token field, so no secret ever reaches an error.
-pub(crate) fn unexpected(status: StatusCode, reason: &str, body: &[u8]) -> TokenError {
+/// entirely if the body mentions a token field, and cleaned of the request's secrets
+/// (before it is cut, so no prefix of a secret survives at the cut).
+pub(crate) fn unexpected(
+    status: StatusCode,
+    reason: &str,
+    body: &[u8],
+    redactor: &Redactor,
+) -> TokenError {
     let text = String::from_utf8_lossy(body);
     let holds_token = ["access_token", "refresh_token", "id_token"]
         .iter()
         .any(|f| text.contains(f));
     let excerpt = if holds_token {
-        REDACTED.to_owned()
+        HOLDS_TOKEN.to_owned()
     } else {
-        excerpt(text.trim(), 120)
+        excerpt(&redactor.clean(text.trim()), 120)
     };
     TokenError::UnexpectedResponse {
         status,

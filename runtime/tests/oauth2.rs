@@ -9,7 +9,7 @@ use token_client_runtime::{
     TokenSource,
 };
 use tokio::time::Instant;
-use wiremock::matchers::{body_string, header, header_exists, method, path};
+use wiremock::matchers::{body_string, body_string_contains, header, header_exists, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const FIXTURES: &str = concat!(
@@ -653,4 +653,220 @@ async fn sends_the_password_grant_when_configured_from_keys() {
     }))
     .unwrap();
     assert_eq!(fetch(options).await.unwrap().secret(), "abc");
+}
+
+// ---- hostile servers and configuration ----
+
+/// Any number a server sends as `expires_in` is a lifetime: huge ones are clamped to the
+/// longest believed (366 days) before they become a `Duration`, whose conversion panicked.
+#[tokio::test]
+async fn any_expires_in_a_server_sends_is_a_lifetime() {
+    const MAX_DAYS: u64 = 366;
+    let huge = [
+        "1e20",
+        "18446744073709551615",
+        "1.7976931348623157e308",
+        r#""1e300""#,
+        r#""18446744073709551616""#,
+    ];
+    for expires_in in huge {
+        let server = MockServer::start().await;
+        let body =
+            format!(r#"{{"access_token":"t","token_type":"Bearer","expires_in":{expires_in}}}"#);
+        Mock::given(method("POST"))
+            .respond_with(json(200, &body))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let provider = SharedTokenProvider::new(options(&server)).unwrap();
+        let token = provider.token().await.expect(expires_in);
+        assert_eq!(lifetime(&token), MAX_DAYS * 24 * 3600, "{expires_in}");
+        // Cached: a second call is the hot path, not another request (`.expect(1)`).
+        assert_eq!(provider.token().await.unwrap().secret(), "t");
+    }
+}
+
+/// A 307/308 would re-send the form (client secret, password, refresh token) to wherever
+/// the server points, even over plain http: token requests never follow redirects, and
+/// the error names the status and the host, nothing more.
+#[tokio::test]
+async fn token_requests_never_follow_a_redirect() {
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ok_token("from-the-redirect-target"))
+        .expect(0)
+        .mount(&elsewhere)
+        .await;
+    let port = elsewhere.address().port();
+    for status in [301, 302, 303, 307, 308] {
+        let server = MockServer::start().await;
+        let location = format!("http://localhost:{port}/token?code=sensitive");
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(status).insert_header("location", location))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let options = TokenOptions::password(
+            format!("{}/token", server.uri()),
+            "svc",
+            "client-s3cret",
+            "user",
+            "user-passw0rd",
+        );
+        let error = fetch(options).await.unwrap_err();
+        let TokenError::Redirect {
+            status: got,
+            location,
+        } = &error
+        else {
+            panic!("{status}: {error:?}")
+        };
+        assert_eq!(got.as_u16(), status);
+        assert_eq!(location.as_deref(), Some("localhost"));
+        let text = format!("{error} {error:?}");
+        assert!(
+            text.contains(&status.to_string()) && text.contains("`localhost`"),
+            "{text}"
+        );
+        assert!(!text.contains("sensitive"), "{text}");
+    }
+}
+
+/// A server that echoes the request in its error (`...&password=...`) or puts it in an
+/// `error_description`: every secret the request carried is scrubbed, raw, form-encoded,
+/// percent-encoded and as the Basic header's base64, and a line break cannot forge a line.
+#[tokio::test]
+async fn errors_never_show_a_secret_the_request_carried() {
+    let secret = "cl1ent s3cret+&";
+    let password = "pa ss/w0rd=";
+    let refresh = "refresh-t0ken-value";
+    let echoed = [
+        "client_secret=cl1ent+s3cret%2B%26&password=pa+ss%2Fw0rd%3D",
+        "raw cl1ent s3cret+& and pa ss/w0rd=",
+        "percent cl1ent%20s3cret%2B%26 pa%20ss%2Fw0rd%3D",
+        // base64("svc:cl1ent+s3cret%2B%26"): the Basic header
+        "header Basic c3ZjOmNsMWVudCtzM2NyZXQlMkIlMjY=",
+        "refresh_token=refresh-t0ken-value",
+    ];
+    for echo in echoed {
+        let server = MockServer::start().await;
+        // First a refresh token, so the next request carries it.
+        let first = format!(
+            r#"{{"access_token":"a1","token_type":"Bearer","expires_in":3600,"refresh_token":"{refresh}"}}"#
+        );
+        let description =
+            serde_json::to_string(&format!("bad request: {echo}\nFORGED log line")).unwrap();
+        let oauth = format!(r#"{{"error":"invalid_grant_x","error_description":{description}}}"#);
+        Mock::given(body_string_contains("grant_type=password"))
+            .respond_with(json(200, &first))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(body_string_contains("grant_type=refresh_token"))
+            .respond_with(json(400, &oauth))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let options = TokenOptions::password(
+            format!("{}/token", server.uri()),
+            "svc",
+            secret,
+            "u",
+            password,
+        );
+        let source = OAuth2Source::new(options).unwrap();
+        source.fetch().await.unwrap();
+        let error = source.fetch().await.unwrap_err();
+        let text = format!("{error} {error:?}");
+        for leaked in [
+            "s3cret",
+            "ss/w0rd",
+            "ss%2Fw0rd",
+            "c3ZjOmNsMWVudC",
+            refresh,
+            "\n",
+        ] {
+            assert!(!text.contains(leaked), "{leaked:?} in {text}");
+        }
+        assert!(text.contains("FORGED"), "the description is kept: {text}");
+
+        let plain = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(500).set_body_raw(echo, "text/plain"))
+            .mount(&plain)
+            .await;
+        let options = TokenOptions::password(
+            format!("{}/token", plain.uri()),
+            "svc",
+            secret,
+            "u",
+            password,
+        );
+        let error = fetch(options).await.unwrap_err();
+        let text = format!("{error} {error:?}");
+        for leaked in ["s3cret", "ss/w0rd", "ss%2Fw0rd", "c3ZjOmNsMWVudC"] {
+            assert!(!text.contains(leaked), "{leaked:?} in {text}");
+        }
+    }
+}
+
+/// `https://svc:secret@host/token` would put a password where `Debug` and errors show it.
+#[test]
+fn a_token_endpoint_holding_user_info_is_refused_and_never_shown() {
+    let options = TokenOptions::client_credentials(
+        "https://svc:hunter2@idp.example.com/token?k=v",
+        "svc",
+        "s",
+    );
+    let error = SharedTokenProvider::new(options.clone()).unwrap_err();
+    assert!(matches!(error, TokenError::InvalidOptions(_)), "{error:?}");
+    assert!(
+        error.to_string().contains("user name or password"),
+        "{error}"
+    );
+    let text = format!("{error} {error:?} {options:?}");
+    assert!(!text.contains("hunter2"), "{text}");
+    let garbled = TokenOptions::client_credentials("svc:hunter2@ not a url", "svc", "s");
+    let error = SharedTokenProvider::new(garbled.clone()).unwrap_err();
+    assert!(!format!("{error} {garbled:?}").contains("hunter2"));
+}
+
+/// A transport error names the token endpoint, but not its query.
+#[tokio::test]
+async fn a_transport_error_does_not_show_the_endpoints_query() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let endpoint = format!("http://127.0.0.1:{port}/token?p=b2c_1_signin&api_key=qu3ry-s3cret");
+    let error = fetch(TokenOptions::client_credentials(endpoint, "svc", "s"))
+        .await
+        .unwrap_err();
+    assert!(error.is_transport(), "{error:?}");
+    let text = format!("{error} {error:?}");
+    assert!(!text.contains("qu3ry-s3cret"), "{text}");
+}
+
+/// Durations as large as a `Duration` holds, or zero where zero makes no sense, are
+/// refused where the options are checked, naming the option.
+#[test]
+fn out_of_range_durations_are_refused_naming_the_option() {
+    let base = || TokenOptions::client_credentials("https://idp.example.com/token", "svc", "s");
+    let cases = [
+        ("failure_cooldown", base().failure_cooldown(Duration::MAX)),
+        ("default_lifetime", base().default_lifetime(Duration::MAX)),
+        ("early_refresh", base().early_refresh(Duration::MAX)),
+        ("request_timeout", base().request_timeout(Duration::MAX)),
+        ("default_lifetime", base().default_lifetime(Duration::ZERO)),
+        ("request_timeout", base().request_timeout(Duration::ZERO)),
+    ];
+    for (name, options) in cases {
+        let error = SharedTokenProvider::new(options).unwrap_err();
+        assert!(matches!(error, TokenError::InvalidOptions(_)), "{error:?}");
+        assert!(error.to_string().contains(name), "{name}: {error}");
+    }
+    let zero_is_fine = base()
+        .failure_cooldown(Duration::ZERO)
+        .early_refresh(Duration::ZERO);
+    assert!(SharedTokenProvider::new(zero_is_fine).is_ok());
 }

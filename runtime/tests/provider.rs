@@ -53,10 +53,8 @@ async fn valid_token_is_handed_out_without_waiting() {
     let source = Arc::new(ScriptedSource::new(secs(300), secs(2)));
     let provider = provider(&source);
     warm(&provider).await;
-    let future = provider.token();
-    // The hot path returns an already-complete future: no lock, no allocation, no wait.
-    assert!(format!("{future:?}").contains("ready"));
-    assert_eq!(poll_once(future).unwrap().unwrap().secret(), "t1");
+    // The hot path completes on its first poll: no lock, no allocation, no wait.
+    assert_eq!(poll_once(provider.token()).unwrap().unwrap().secret(), "t1");
     assert_eq!(source.count(), 1);
 }
 
@@ -336,4 +334,124 @@ fn a_refresh_cut_off_by_its_runtime_ending_does_not_block_the_next_runtime() {
         .expect("the second runtime does not wait on the dead refresh")
         .expect("a token");
     assert_eq!(token.secret(), "fresh");
+}
+
+/// A future polled long after it was created judges the cache when polled: the token
+/// another caller fetched in between has expired by then, and a fresh one is fetched.
+#[tokio::test(start_paused = true)]
+async fn a_token_future_awaited_after_the_cached_token_expired_gets_a_fresh_one() {
+    let source = Arc::new(ScriptedSource::new(secs(5), Duration::ZERO));
+    let provider = provider(&source);
+    let late = provider.token(); // the cache is empty now
+    warm(&provider).await; // t1, valid for 5 s
+    advance(secs(6)).await;
+    let token = late.await.unwrap();
+    assert_eq!(token.secret(), "t2");
+    assert!(!token.is_expired_at(Instant::now()));
+    assert_eq!(source.count(), 2);
+}
+
+/// Outside any tokio runtime no refresh can run: the caller gets an error naming the
+/// cause, at once, and the provider serves correct callers afterwards.
+#[test]
+fn a_token_fetched_outside_a_runtime_is_a_clear_error_and_the_provider_keeps_working() {
+    let source = Arc::new(ScriptedSource::new(secs(300), Duration::ZERO));
+    let provider = provider(&source);
+    let outside = std::thread::spawn({
+        let provider = provider.clone();
+        move || poll_once(provider.token()).expect("answers at once, without waiting")
+    })
+    .join()
+    .expect("no panic");
+    let error = outside.unwrap_err();
+    assert!(matches!(error, TokenError::NoRuntime), "{error:?}");
+    assert!(
+        error.to_string().contains("needs a tokio runtime"),
+        "{error}"
+    );
+    assert_eq!(source.count(), 0);
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let token = runtime.block_on(provider.token()).unwrap();
+    assert_eq!(token.secret(), "t1");
+    assert_eq!(source.count(), 1);
+}
+
+/// A `Handle` kept past its runtime's shutdown (a `spawn_blocking` thread, a stored
+/// handle): tokio drops every task spawned there at once. Neither a caller in the
+/// early-refresh window (whose background refresh is dropped) nor one that needs a token
+/// hangs, and a live runtime's caller then gets a token.
+#[test]
+fn a_shut_down_runtimes_handle_neither_hangs_callers_nor_breaks_the_provider() {
+    let source = Arc::new(ScriptedSource::new(secs(4), Duration::ZERO));
+    let provider = provider(&source);
+    let paused = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    paused.block_on(async {
+        warm(&provider).await;
+        advance(secs(3)).await; // t1 is in its early window (the last 2 s)
+    });
+    let handle = paused.handle().clone();
+    drop(paused);
+
+    let entered = std::thread::spawn({
+        let provider = provider.clone();
+        move || {
+            let _context = handle.enter();
+            // Due for a refresh: handed out at once; its refresh task is dropped at spawn.
+            let early = poll_once(provider.token()).expect("at once").unwrap();
+            assert_eq!(early.secret(), "t1");
+            provider.invalidate(&early);
+            // Needs a token: its refresh is dropped too, and the caller is told.
+            poll_once(provider.token()).expect("at once, not a hang")
+        }
+    })
+    .join()
+    .expect("no deadlock, no panic");
+    assert!(
+        matches!(entered, Err(TokenError::RefreshAborted)),
+        "{entered:?}"
+    );
+    assert_eq!(source.count(), 1, "no dropped refresh reached the source");
+
+    let live = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    assert_eq!(live.block_on(provider.token()).unwrap().secret(), "t2");
+}
+
+/// Policy values as large as a `Duration` holds saturate instead of overflowing an
+/// `Instant` (which panicked, and panicked again in the refresh's drop guard: an abort).
+#[tokio::test(start_paused = true)]
+async fn policy_values_as_large_as_a_duration_never_panic() {
+    let failing = TokenError::InvalidOptions("scripted".to_owned());
+    let source = Arc::new(ScriptedSource::new(secs(300), Duration::ZERO).then(Step::Fail(failing)));
+    let policy = RefreshPolicy {
+        early_refresh: Duration::MAX,
+        failure_cooldown: Duration::MAX,
+    };
+    let provider = SharedTokenProvider::from_source_with_policy(Arc::clone(&source), policy);
+    assert!(provider.token().await.is_err());
+    advance(secs(3600 * 24 * 365)).await;
+    assert!(
+        provider.token().await.is_err(),
+        "still cooling down, without a panic"
+    );
+    assert_eq!(source.count(), 1);
+
+    // A 50-year token: the window, clamped to half its lifetime, is 25 years.
+    let fifty_years = secs(3600 * 24 * 365 * 50);
+    let lasting = Arc::new(ScriptedSource::new(fifty_years, Duration::ZERO));
+    let provider = SharedTokenProvider::from_source_with_policy(Arc::clone(&lasting), policy);
+    provider.token().await.unwrap();
+    advance(secs(3600 * 24 * 365 * 20)).await;
+    assert_eq!(provider.token().await.unwrap().secret(), "t1");
+    assert_eq!(lasting.count(), 1);
 }

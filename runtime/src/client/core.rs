@@ -106,7 +106,11 @@ impl ClientCore {
             url.push(if url.contains('?') { '&' } else { '?' });
             url.push_str(&spec.query);
         }
-        Url::parse(&url).map_err(|error| Error::Request(format!("invalid URL `{url}`: {error}")))
+        Url::parse(&url).map_err(|error| {
+            // The query may hold API keys: the message names the URL without it.
+            let shown = url.split(['?', '#']).next().unwrap_or_default();
+            Error::Request(format!("invalid URL `{shown}`: {error}"))
+        })
     }
 
     /// After a 401: the shared 401 logic, then the replay, built anew from `spec`.
