@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::provider::Shared;
+use crate::flight::Shared;
 use crate::{AccessToken, TokenError};
 
 /// The future returned by [`TokenProvider::token`](crate::TokenProvider::token).

@@ -12,6 +12,7 @@ mod auth;
 mod body;
 mod client;
 mod error;
+mod flight;
 mod future;
 mod middleware;
 mod oauth2;
