@@ -68,10 +68,7 @@ impl Mode {
 
     fn policy(self) -> RefreshPolicy {
         match self {
-            Mode::OnDemand => RefreshPolicy {
-                early_refresh: Duration::ZERO,
-                ..RefreshPolicy::default()
-            },
+            Mode::OnDemand => RefreshPolicy::default().early_refresh(Duration::ZERO),
             Mode::RefreshAhead | Mode::NoExpiry => RefreshPolicy::default(),
         }
     }

@@ -21,6 +21,8 @@ use crate::{AccessToken, RefreshPolicy, TokenError, TokenSource, time};
 pub(crate) struct Shared {
     source: Box<dyn TokenSource>,
     policy: RefreshPolicy,
+    /// Where refreshes run; `None`: on the runtime of the caller that starts one.
+    runtime: Option<Handle>,
     cached: ArcSwapOption<Cached>,
     flight: Mutex<FlightState>,
 }
@@ -56,10 +58,15 @@ struct FlightState {
 }
 
 impl Shared {
-    pub(crate) fn new(source: Box<dyn TokenSource>, policy: RefreshPolicy) -> Self {
+    pub(crate) fn new(
+        source: Box<dyn TokenSource>,
+        policy: RefreshPolicy,
+        runtime: Option<Handle>,
+    ) -> Self {
         Self {
             source,
             policy,
+            runtime,
             cached: ArcSwapOption::empty(),
             flight: Mutex::new(FlightState::default()),
         }
@@ -148,6 +155,11 @@ impl Shared {
         Err(Box::pin(async move { shared.wait_for_token(now).await }))
     }
 
+    /// The runtime a refresh starting now runs on.
+    fn spawner(&self) -> Option<Handle> {
+        self.runtime.clone().or_else(|| Handle::try_current().ok())
+    }
+
     fn lock(&self) -> MutexGuard<'_, FlightState> {
         // The state stays consistent across a panic (each write is one assignment).
         self.flight.lock().unwrap_or_else(PoisonError::into_inner)
@@ -159,7 +171,7 @@ impl Shared {
     /// Outside a tokio runtime there is nowhere to run the refresh: the caller keeps its
     /// valid token, and the first caller inside a runtime starts the refresh.
     fn refresh_in_background(self: &Arc<Self>, now: Instant) {
-        let Ok(runtime) = Handle::try_current() else {
+        let Some(runtime) = self.spawner() else {
             tracing::debug!("token due for refresh, but no tokio runtime here to refresh it in");
             return;
         };
@@ -227,7 +239,7 @@ impl Shared {
                 tracing::debug!(%error, "token endpoint in cool-down after a failure: failing at once");
                 return Join::Done(Err(error));
             } else {
-                let Ok(runtime) = Handle::try_current() else {
+                let Some(runtime) = self.spawner() else {
                     return Join::Done(Err(TokenError::NoRuntime));
                 };
                 let (flight, receiver) = self.register(&mut state);
@@ -309,11 +321,17 @@ impl Shared {
     }
 
     fn cache_entry(&self, token: AccessToken) -> Cached {
-        let lifetime = token.expires_at().saturating_duration_since(Instant::now());
-        let early = self.policy.early_refresh.min(lifetime / 2);
-        let refresh_at = time::before(token.expires_at(), early);
+        let refresh_at = refresh_at(self.policy, &token);
         Cached { token, refresh_at }
     }
+}
+
+/// When `token`, just fetched, is due for its background refresh: `early_refresh` before
+/// its expiry, at most half its remaining lifetime before.
+pub(crate) fn refresh_at(policy: RefreshPolicy, token: &AccessToken) -> Instant {
+    let lifetime = token.expires_at().saturating_duration_since(Instant::now());
+    let early = policy.early_refresh.min(lifetime / 2);
+    time::before(token.expires_at(), early)
 }
 
 impl FlightState {
@@ -388,7 +406,7 @@ mod tests {
                 std::future::pending().await
             }
         }
-        let shared = Shared::new(Box::new(Never), RefreshPolicy::default());
+        let shared = Shared::new(Box::new(Never), RefreshPolicy::default(), None);
         let stale = AccessToken::new("t1", Instant::now() + Duration::from_secs(300));
         shared
             .cached

@@ -30,7 +30,7 @@ pub use future::TokenFuture;
 pub use middleware::TokenMiddleware;
 pub use oauth2::OAuth2Source;
 pub use options::{ClientAuth, TokenOptions};
-pub use provider::{RefreshPolicy, SharedTokenProvider, TokenProvider};
+pub use provider::{ProviderBuilder, RefreshPolicy, SharedTokenProvider, TokenProvider};
 pub use source::TokenSource;
 pub use token::AccessToken;
 
@@ -48,3 +48,33 @@ pub mod __private {
 pub use reqwest;
 /// The `reqwest-middleware` this crate is built on, so users need not match its version.
 pub use reqwest_middleware;
+
+/// Entry points for the fuzz targets in `fuzz/` (see `fuzz/README.md`). Not public API:
+/// hidden, no semver guarantees, may change or go away in any release.
+///
+/// Always compiled (not behind `cfg(fuzzing)`): the fuzz crate then type-checks with a
+/// plain `cargo check`, and a change to what it calls breaks the build here, at once.
+#[doc(hidden)]
+pub mod __fuzz {
+    use crate::{AccessToken, OAuth2Source, TokenError};
+
+    /// What `source` makes of a token endpoint's answer (`status`, `body`) to a request
+    /// with its primary grant, or with `refresh_token`, as `fetch` does after the HTTP
+    /// exchange: the body parsed and scrubbed of the request's secrets, the token issued
+    /// with its expiry; then the instant the provider would refresh it. `None` for a
+    /// status no response can have (outside 100..=999).
+    pub fn token_response(
+        source: &OAuth2Source,
+        status: u16,
+        body: &[u8],
+        refresh_token: Option<&str>,
+    ) -> Option<Result<AccessToken, TokenError>> {
+        let status = http::StatusCode::from_u16(status).ok()?;
+        let answer = source.answer(status, body, refresh_token);
+        if let Ok(token) = &answer {
+            let refresh_at = crate::flight::refresh_at(source.policy(), token);
+            assert!(refresh_at <= token.expires_at());
+        }
+        Some(answer)
+    }
+}

@@ -11,7 +11,7 @@ use url::Url;
 
 use crate::body::read_capped;
 use crate::error::without_query;
-use crate::options::{Secret, is_loopback};
+use crate::options::{Grant, Secret, is_loopback};
 use crate::redact::Redactor;
 use crate::response::{self, TokenResponse};
 use crate::{AccessToken, ClientAuth, TokenError, TokenOptions, TokenSource, time};
@@ -30,8 +30,8 @@ pub struct OAuth2Source {
     refresh_token: Mutex<Option<Secret>>,
 }
 
-/// The grant of one token request.
-enum Grant {
+/// What one token request asks with: the options' grant, or a refresh token.
+enum Attempt {
     Primary,
     Refresh(Secret),
 }
@@ -70,6 +70,11 @@ impl OAuth2Source {
         })
     }
 
+    /// The refresh policy its options ask for.
+    pub(crate) fn policy(&self) -> crate::RefreshPolicy {
+        self.options.refresh_policy()
+    }
+
     fn take_refresh_token(&self) -> Option<Secret> {
         self.refresh_token
             .lock()
@@ -85,26 +90,26 @@ impl OAuth2Source {
     }
 
     /// Sends one token request and reads its response, within the request timeout.
-    async fn request(&self, grant: &Grant) -> Result<TokenResponse, TokenError> {
+    async fn request(&self, attempt: &Attempt) -> Result<TokenResponse, TokenError> {
         let timeout = self.options.request_timeout;
         let started = Instant::now();
-        let outcome = match tokio::time::timeout(timeout, self.exchange(grant)).await {
+        let outcome = match tokio::time::timeout(timeout, self.exchange(attempt)).await {
             Ok(outcome) => outcome,
             Err(_) => Err(TokenError::Timeout(timeout)),
         };
-        self.trace(grant, started, &outcome);
+        self.trace(attempt, started, &outcome);
         outcome
     }
 
-    async fn exchange(&self, grant: &Grant) -> Result<TokenResponse, TokenError> {
-        let request = self.build_request(grant)?;
+    async fn exchange(&self, attempt: &Attempt) -> Result<TokenResponse, TokenError> {
+        let request = self.build_request(attempt)?;
         let response = self.http.execute(request).await.map_err(transport)?;
         let status = response.status();
         if status.is_redirection() {
             return Err(self.redirect(status, response.headers()));
         }
         let body = read_limited(response, status).await?;
-        response::parse(status, &body, &self.redactor(grant))
+        response::parse(status, &body, &self.redactor(attempt))
     }
 
     /// The error for a redirect: its status and the host it pointed to (not the whole
@@ -118,21 +123,21 @@ impl OAuth2Source {
         TokenError::Redirect { status, location }
     }
 
-    /// Every secret `grant`'s request carries, for scrubbing the server's answer.
-    fn redactor(&self, grant: &Grant) -> Redactor {
+    /// Every secret `attempt`'s request carries, for scrubbing the server's answer.
+    fn redactor(&self, attempt: &Attempt) -> Redactor {
         let mut redactor = Redactor::default();
         redactor.secret(self.options.client_secret.expose());
         redactor.basic(&self.basic_credentials());
-        if let Some(password) = &self.options.password {
+        if let Grant::Password { password, .. } = &self.options.grant {
             redactor.secret(password.expose());
         }
-        if let Grant::Refresh(token) = grant {
+        if let Attempt::Refresh(token) = attempt {
             redactor.secret(token.expose());
         }
         redactor
     }
 
-    fn build_request(&self, grant: &Grant) -> Result<reqwest::Request, TokenError> {
+    fn build_request(&self, attempt: &Attempt) -> Result<reqwest::Request, TokenError> {
         let mut request = reqwest::Request::new(reqwest::Method::POST, self.endpoint.clone());
         let headers = request.headers_mut();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
@@ -143,7 +148,7 @@ impl OAuth2Source {
         if self.options.client_auth == ClientAuth::BasicAuth {
             headers.insert(AUTHORIZATION, self.basic_header()?);
         }
-        *request.body_mut() = Some(self.form(grant).into());
+        *request.body_mut() = Some(self.form(attempt).into());
         Ok(request)
     }
 
@@ -165,24 +170,15 @@ impl OAuth2Source {
         format!("{id}:{secret}")
     }
 
-    fn form(&self, grant: &Grant) -> String {
+    fn form(&self, attempt: &Attempt) -> String {
         let o = &self.options;
         let mut form = form_urlencoded::Serializer::new(String::new());
-        match grant {
-            Grant::Refresh(token) => {
+        match attempt {
+            Attempt::Refresh(token) => {
                 form.append_pair("grant_type", "refresh_token");
                 form.append_pair("refresh_token", token.expose());
             }
-            Grant::Primary => match (&o.username, &o.password) {
-                (Some(user), password) => {
-                    form.append_pair("grant_type", "password");
-                    form.append_pair("username", user);
-                    form.append_pair("password", password.as_ref().map_or("", |p| p.expose()));
-                }
-                (None, _) => {
-                    form.append_pair("grant_type", "client_credentials");
-                }
-            },
+            Attempt::Primary => o.grant.append_to(&mut form),
         }
         if o.client_auth == ClientAuth::RequestBody {
             form.append_pair("client_id", &o.client_id);
@@ -211,6 +207,30 @@ impl OAuth2Source {
         response: TokenResponse,
         used: Option<Secret>,
     ) -> Result<AccessToken, TokenError> {
+        let (token, refresh_token) = self.issue(response)?;
+        self.store_refresh_token(refresh_token.map(Secret::new).or(used));
+        Ok(token)
+    }
+
+    /// What the source makes of an answer to a request with its primary grant, or with
+    /// `refresh_token`, without I/O: the body parsed and scrubbed, then the token issued.
+    /// For the fuzz targets.
+    pub(crate) fn answer(
+        &self,
+        status: StatusCode,
+        body: &[u8],
+        refresh_token: Option<&str>,
+    ) -> Result<AccessToken, TokenError> {
+        let attempt = match refresh_token {
+            Some(token) => Attempt::Refresh(Secret::new(token)),
+            None => Attempt::Primary,
+        };
+        let response = response::parse(status, body, &self.redactor(&attempt))?;
+        self.issue(response).map(|(token, _)| token)
+    }
+
+    /// The token of a response, with its expiry, and the refresh token it came with.
+    fn issue(&self, response: TokenResponse) -> Result<(AccessToken, Option<String>), TokenError> {
         let lifetime = response.expires_in.unwrap_or(self.options.default_lifetime);
         let TokenResponse {
             access_token,
@@ -226,12 +246,16 @@ impl OAuth2Source {
         if token.bearer_header().is_none() {
             return Err(TokenError::InvalidToken);
         }
-        self.store_refresh_token(refresh_token.map(Secret::new).or(used));
-        Ok(token)
+        Ok((token, refresh_token))
     }
 
-    fn trace(&self, grant: &Grant, started: Instant, outcome: &Result<TokenResponse, TokenError>) {
-        let grant = grant.name(&self.options);
+    fn trace(
+        &self,
+        attempt: &Attempt,
+        started: Instant,
+        outcome: &Result<TokenResponse, TokenError>,
+    ) {
+        let grant = attempt.name(&self.options);
         let host = self.endpoint.host_str().unwrap_or_default();
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match outcome {
@@ -248,12 +272,11 @@ impl OAuth2Source {
     }
 }
 
-impl Grant {
+impl Attempt {
     fn name(&self, options: &TokenOptions) -> &'static str {
         match self {
-            Grant::Refresh(_) => "refresh_token",
-            Grant::Primary if options.username.is_some() => "password",
-            Grant::Primary => "client_credentials",
+            Attempt::Refresh(_) => "refresh_token",
+            Attempt::Primary => options.grant.name(),
         }
     }
 }
@@ -262,7 +285,7 @@ impl Grant {
 impl TokenSource for OAuth2Source {
     async fn fetch(&self) -> Result<AccessToken, TokenError> {
         if let Some(refresh) = self.take_refresh_token() {
-            match self.request(&Grant::Refresh(refresh.clone())).await {
+            match self.request(&Attempt::Refresh(refresh.clone())).await {
                 Ok(response) => return self.token_from(response, Some(refresh)),
                 Err(error) if error.oauth_error() == Some("invalid_grant") => {
                     tracing::debug!("refresh token rejected; falling back to the primary grant");
@@ -274,7 +297,7 @@ impl TokenSource for OAuth2Source {
                 }
             }
         }
-        let response = self.request(&Grant::Primary).await?;
+        let response = self.request(&Attempt::Primary).await?;
         self.token_from(response, None)
     }
 }

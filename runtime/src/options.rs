@@ -62,55 +62,112 @@ impl fmt::Debug for Secret {
 /// assert!(!format!("{options:?}").contains("s3cret"));
 /// ```
 #[derive(Clone, Deserialize)]
+#[serde(try_from = "Config")]
 pub struct TokenOptions {
-    #[serde(rename = "TokenEndpoint", alias = "token_endpoint")]
     pub(crate) token_endpoint: String,
-    #[serde(rename = "ClientId", alias = "client_id")]
     pub(crate) client_id: String,
-    #[serde(rename = "ClientSecret", alias = "client_secret", default)]
     pub(crate) client_secret: Secret,
-    #[serde(rename = "Username", alias = "username", alias = "UserName", default)]
-    pub(crate) username: Option<String>,
-    #[serde(rename = "Password", alias = "password", default)]
-    pub(crate) password: Option<Secret>,
-    #[serde(rename = "Scope", alias = "scope", default)]
+    pub(crate) grant: Grant,
     pub(crate) scope: Option<String>,
-    #[serde(rename = "Audience", alias = "audience", default)]
     pub(crate) audience: Option<String>,
-    #[serde(rename = "Resource", alias = "resource", default)]
     pub(crate) resource: Option<String>,
-    #[serde(rename = "ClientAuth", alias = "client_auth", default)]
     pub(crate) client_auth: ClientAuth,
-    #[serde(skip)]
     pub(crate) extra_params: Vec<(String, String)>,
-    #[serde(skip, default = "defaults::early_refresh")]
-    pub(crate) early_refresh: Duration,
-    #[serde(skip, default = "defaults::default_lifetime")]
+    pub(crate) policy: RefreshPolicy,
     pub(crate) default_lifetime: Duration,
-    #[serde(skip, default = "defaults::request_timeout")]
     pub(crate) request_timeout: Duration,
-    #[serde(skip, default = "defaults::failure_cooldown")]
-    pub(crate) failure_cooldown: Duration,
-    #[serde(rename = "AllowInsecureHttp", alias = "allow_insecure_http", default)]
     pub(crate) allow_insecure_http: bool,
 }
 
-mod defaults {
-    use std::time::Duration;
+/// The grant a token is first obtained with. (A refresh token, when the server hands one
+/// out, is used after it: see [`OAuth2Source`](crate::OAuth2Source).) A new grant (JWT
+/// bearer, token exchange) is a new variant, and the compiler lists what to extend.
+#[derive(Clone, Debug)]
+pub(crate) enum Grant {
+    /// RFC 6749 4.4: the client authenticates as itself.
+    ClientCredentials,
+    /// RFC 6749 4.3: the client acts for a user.
+    Password { username: String, password: Secret },
+}
 
-    pub(super) fn early_refresh() -> Duration {
-        Duration::from_secs(60)
+impl Grant {
+    /// The `grant_type` of the token request.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Self::ClientCredentials => "client_credentials",
+            Self::Password { .. } => "password",
+        }
     }
-    pub(super) fn default_lifetime() -> Duration {
-        Duration::from_secs(300)
-    }
-    pub(super) fn request_timeout() -> Duration {
-        Duration::from_secs(30)
-    }
-    pub(super) fn failure_cooldown() -> Duration {
-        Duration::from_secs(1)
+
+    /// Appends `grant_type` and the grant's own parameters to a token request's form.
+    pub(crate) fn append_to(&self, form: &mut form_urlencoded::Serializer<'_, String>) {
+        form.append_pair("grant_type", self.name());
+        match self {
+            Self::ClientCredentials => {}
+            Self::Password { username, password } => {
+                form.append_pair("username", username);
+                form.append_pair("password", password.expose());
+            }
+        }
     }
 }
+
+/// The configuration keys users already have (`appsettings.json` style, PascalCase, or
+/// snake_case), as read from a file; turned into [`TokenOptions`] by `TryFrom`.
+#[derive(Deserialize)]
+struct Config {
+    #[serde(rename = "TokenEndpoint", alias = "token_endpoint")]
+    token_endpoint: String,
+    #[serde(rename = "ClientId", alias = "client_id")]
+    client_id: String,
+    #[serde(rename = "ClientSecret", alias = "client_secret", default)]
+    client_secret: Secret,
+    #[serde(rename = "Username", alias = "username", alias = "UserName", default)]
+    username: Option<String>,
+    #[serde(rename = "Password", alias = "password", default)]
+    password: Option<Secret>,
+    #[serde(rename = "Scope", alias = "scope", default)]
+    scope: Option<String>,
+    #[serde(rename = "Audience", alias = "audience", default)]
+    audience: Option<String>,
+    #[serde(rename = "Resource", alias = "resource", default)]
+    resource: Option<String>,
+    #[serde(rename = "ClientAuth", alias = "client_auth", default)]
+    client_auth: ClientAuth,
+    #[serde(rename = "AllowInsecureHttp", alias = "allow_insecure_http", default)]
+    allow_insecure_http: bool,
+}
+
+impl TryFrom<Config> for TokenOptions {
+    type Error = String;
+
+    fn try_from(config: Config) -> Result<Self, String> {
+        let mut options = Self::client_credentials(
+            config.token_endpoint,
+            config.client_id,
+            config.client_secret.0,
+        );
+        options.grant = match (config.username, config.password) {
+            (Some(username), password) => Grant::Password {
+                username,
+                password: password.unwrap_or_default(),
+            },
+            (None, Some(_)) => return Err("a `Password` is set without a `Username`".to_owned()),
+            (None, None) => Grant::ClientCredentials,
+        };
+        options.scope = config.scope;
+        options.audience = config.audience;
+        options.resource = config.resource;
+        options.client_auth = config.client_auth;
+        options.allow_insecure_http = config.allow_insecure_http;
+        Ok(options)
+    }
+}
+
+/// The lifetime assumed when a response says none.
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
+/// How long a token request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl TokenOptions {
     /// The client credentials grant: the service authenticates as itself.
@@ -123,17 +180,15 @@ impl TokenOptions {
             token_endpoint: token_endpoint.into(),
             client_id: client_id.into(),
             client_secret: Secret::new(client_secret),
-            username: None,
-            password: None,
+            grant: Grant::ClientCredentials,
             scope: None,
             audience: None,
             resource: None,
             client_auth: ClientAuth::default(),
             extra_params: Vec::new(),
-            early_refresh: defaults::early_refresh(),
-            default_lifetime: defaults::default_lifetime(),
-            request_timeout: defaults::request_timeout(),
-            failure_cooldown: defaults::failure_cooldown(),
+            policy: RefreshPolicy::default(),
+            default_lifetime: DEFAULT_LIFETIME,
+            request_timeout: REQUEST_TIMEOUT,
             allow_insecure_http: false,
         }
     }
@@ -147,8 +202,10 @@ impl TokenOptions {
         password: impl Into<String>,
     ) -> Self {
         let mut options = Self::client_credentials(token_endpoint, client_id, client_secret);
-        options.username = Some(username.into());
-        options.password = Some(Secret::new(password));
+        options.grant = Grant::Password {
+            username: username.into(),
+            password: Secret::new(password),
+        };
         options
     }
 
@@ -191,7 +248,7 @@ impl TokenOptions {
     /// How long before expiry to refresh in the background (default 60 s; clamped to half
     /// of each token's lifetime).
     pub fn early_refresh(mut self, window: Duration) -> Self {
-        self.early_refresh = window;
+        self.policy = self.policy.early_refresh(window);
         self
     }
 
@@ -210,7 +267,7 @@ impl TokenOptions {
     /// How long a failure is served to new callers before the endpoint is tried again
     /// (default 1 s): shields a failing token endpoint from a storm of retries.
     pub fn failure_cooldown(mut self, cooldown: Duration) -> Self {
-        self.failure_cooldown = cooldown;
+        self.policy = self.policy.failure_cooldown(cooldown);
         self
     }
 
@@ -233,16 +290,13 @@ impl TokenOptions {
 
     /// The refresh policy these options ask for.
     pub fn refresh_policy(&self) -> RefreshPolicy {
-        RefreshPolicy {
-            early_refresh: self.early_refresh,
-            failure_cooldown: self.failure_cooldown,
-        }
+        self.policy
     }
 
     /// Checks the options and returns the parsed endpoint: an absolute `https` URL, or
     /// `http` on a loopback host (or anywhere with [`allow_insecure_http`](Self::allow_insecure_http)),
     /// without a user name or password in it; a non-empty client id; a password with a
-    /// username; durations that are not zero where zero makes no sense, and at most a year.
+    /// durations that are not zero where zero makes no sense, and at most a year.
     pub fn validate(&self) -> Result<Url, TokenError> {
         let invalid = |message: String| Err(TokenError::InvalidOptions(message));
         let shown = display_url(&self.token_endpoint);
@@ -260,9 +314,6 @@ impl TokenOptions {
         if self.client_id.is_empty() {
             return invalid("`client_id` is empty".to_owned());
         }
-        if self.password.is_some() && self.username.is_none() {
-            return invalid("a `password` is set without a `username`".to_owned());
-        }
         self.check_durations().map_err(TokenError::InvalidOptions)?;
         Ok(url)
     }
@@ -271,10 +322,10 @@ impl TokenOptions {
     /// above zero.
     fn check_durations(&self) -> Result<(), String> {
         let durations = [
-            ("early_refresh", self.early_refresh, true),
+            ("early_refresh", self.policy.early_refresh, true),
             ("default_lifetime", self.default_lifetime, false),
             ("request_timeout", self.request_timeout, false),
-            ("failure_cooldown", self.failure_cooldown, true),
+            ("failure_cooldown", self.policy.failure_cooldown, true),
         ];
         for (name, value, zero_ok) in durations {
             if value > MAX_DURATION {
@@ -330,17 +381,15 @@ impl fmt::Debug for TokenOptions {
             .field("token_endpoint", &display_url(&self.token_endpoint))
             .field("client_id", &self.client_id)
             .field("client_secret", &self.client_secret)
-            .field("username", &self.username)
-            .field("password", &self.password)
+            .field("grant", &self.grant)
             .field("scope", &self.scope)
             .field("audience", &self.audience)
             .field("resource", &self.resource)
             .field("client_auth", &self.client_auth)
             .field("extra_params", &extra)
-            .field("early_refresh", &self.early_refresh)
+            .field("policy", &self.policy)
             .field("default_lifetime", &self.default_lifetime)
             .field("request_timeout", &self.request_timeout)
-            .field("failure_cooldown", &self.failure_cooldown)
             .field("allow_insecure_http", &self.allow_insecure_http)
             .finish()
     }

@@ -5,6 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::runtime::Handle;
+
 use crate::flight::Shared;
 use crate::{AccessToken, OAuth2Source, TokenError, TokenFuture, TokenOptions, TokenSource};
 
@@ -33,8 +35,18 @@ impl<P: TokenProvider + ?Sized> TokenProvider for Arc<P> {
     }
 }
 
-/// When a [`SharedTokenProvider`] refreshes.
+/// When a [`SharedTokenProvider`] refreshes: `RefreshPolicy::default()`, then the setters.
+///
+/// ```
+/// # use std::time::Duration;
+/// # use token_client_runtime::RefreshPolicy;
+/// let policy = RefreshPolicy::default()
+///     .early_refresh(Duration::from_secs(120))
+///     .failure_cooldown(Duration::from_secs(5));
+/// assert_eq!(policy.early_refresh, Duration::from_secs(120));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RefreshPolicy {
     /// How long before expiry a token is refreshed in the background (clamped to half
     /// the token's lifetime). Default 60 s.
@@ -42,6 +54,21 @@ pub struct RefreshPolicy {
     /// After a failed refresh, how long callers needing a token get that failure at once
     /// instead of a new request to the token endpoint. Default 1 s.
     pub failure_cooldown: Duration,
+}
+
+impl RefreshPolicy {
+    /// How long before expiry a token is refreshed in the background (clamped to half
+    /// the token's lifetime).
+    pub fn early_refresh(mut self, window: Duration) -> Self {
+        self.early_refresh = window;
+        self
+    }
+
+    /// After a failed refresh, how long callers needing a token get that failure at once.
+    pub fn failure_cooldown(mut self, cooldown: Duration) -> Self {
+        self.failure_cooldown = cooldown;
+        self
+    }
 }
 
 impl Default for RefreshPolicy {
@@ -70,9 +97,11 @@ impl Default for RefreshPolicy {
 /// A refresh runs as a tokio task on the runtime of the caller that starts it, and every
 /// caller that needs a token waits for that refresh, whichever runtime it is on. So share
 /// a provider only between runtimes that keep being driven (a multi-thread runtime always
-/// is; a current-thread runtime only while a thread blocks on it), or give each runtime a
-/// provider of its own. Outside any runtime a cached token is still handed out, but none
-/// can be fetched: the future fails with [`TokenError::NoRuntime`]. A refresh whose
+/// is; a current-thread runtime only while a thread blocks on it), give each runtime a
+/// provider of its own, or name the runtime refreshes run on with
+/// [`ProviderBuilder::runtime`]. Without one, outside any runtime a cached token is still
+/// handed out, but none can be fetched: the future fails with [`TokenError::NoRuntime`].
+/// A refresh whose
 /// runtime shuts down is reported to its waiters as [`TokenError::RefreshAborted`], and the
 /// next caller starts a new one: a provider can outlive the runtime that first used it.
 #[derive(Clone)]
@@ -81,13 +110,23 @@ pub struct SharedTokenProvider {
 }
 
 impl SharedTokenProvider {
-    /// A provider fetching tokens from the token endpoint described by `options`.
+    /// A provider fetching tokens from the token endpoint described by `options`:
+    /// `SharedTokenProvider::builder(options).build()`.
     ///
     /// Fails when the options are invalid (see [`TokenOptions::validate`]).
     pub fn new(options: TokenOptions) -> Result<Self, TokenError> {
-        let policy = options.refresh_policy();
-        let source = OAuth2Source::new(options)?;
-        Ok(Self::from_source_with_policy(source, policy))
+        Self::builder(options).build()
+    }
+
+    /// A builder of a provider for `options`, to set its refresh policy, the HTTP client
+    /// of the token endpoint, or the runtime refreshes run on.
+    pub fn builder(options: TokenOptions) -> ProviderBuilder {
+        ProviderBuilder {
+            policy: options.refresh_policy(),
+            options,
+            http: None,
+            runtime: None,
+        }
     }
 
     /// A provider over any token source, with the default [`RefreshPolicy`].
@@ -98,13 +137,84 @@ impl SharedTokenProvider {
     /// A provider over any token source, with the given refresh policy.
     pub fn from_source_with_policy(source: impl TokenSource, policy: RefreshPolicy) -> Self {
         Self {
-            shared: Arc::new(Shared::new(Box::new(source), policy)),
+            shared: Arc::new(Shared::new(Box::new(source), policy, None)),
         }
     }
 
     /// The refresh policy in force.
     pub fn policy(&self) -> RefreshPolicy {
         self.shared.policy()
+    }
+}
+
+/// Builds a [`SharedTokenProvider`] for [`TokenOptions`]: `SharedTokenProvider::builder(options)`,
+/// the setters, then [`build`](Self::build).
+///
+/// ```no_run
+/// # use std::time::Duration;
+/// # use token_client_runtime::{RefreshPolicy, SharedTokenProvider, TokenOptions};
+/// # fn main() -> Result<(), token_client_runtime::TokenError> {
+/// let options = TokenOptions::client_credentials("https://login.example/token", "id", "secret");
+/// let refreshes = tokio::runtime::Runtime::new().unwrap();
+/// let provider = SharedTokenProvider::builder(options)
+///     .policy(RefreshPolicy::default().early_refresh(Duration::from_secs(120)))
+///     .http_client_builder(reqwest::Client::builder().connect_timeout(Duration::from_secs(2)))
+///     .runtime(refreshes.handle().clone())
+///     .build()?;
+/// # Ok(()) }
+/// ```
+#[must_use = "a builder does nothing until built"]
+pub struct ProviderBuilder {
+    options: TokenOptions,
+    policy: RefreshPolicy,
+    http: Option<reqwest::ClientBuilder>,
+    runtime: Option<Handle>,
+}
+
+impl ProviderBuilder {
+    /// When to refresh. Default: the options' [`refresh_policy`](TokenOptions::refresh_policy).
+    pub fn policy(mut self, policy: RefreshPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Builds the token endpoint's HTTP client from `builder` (root certificates, a proxy,
+    /// a client certificate...), with what
+    /// [`OAuth2Source::with_client_builder`] enforces whatever it says: no redirects, no
+    /// proxy for a loopback endpoint.
+    pub fn http_client_builder(mut self, builder: reqwest::ClientBuilder) -> Self {
+        self.http = Some(builder);
+        self
+    }
+
+    /// Runs refreshes on `runtime` rather than on the runtime of the caller that needs
+    /// one: for a provider shared between runtimes that are not always driven (a
+    /// current-thread runtime), or used from threads outside any runtime.
+    pub fn runtime(mut self, runtime: Handle) -> Self {
+        self.runtime = Some(runtime);
+        self
+    }
+
+    /// Builds the provider. Fails when the options are invalid (see
+    /// [`TokenOptions::validate`]) or the HTTP client cannot be built.
+    pub fn build(self) -> Result<SharedTokenProvider, TokenError> {
+        let http = self.http.unwrap_or_else(reqwest::Client::builder);
+        let source = OAuth2Source::with_client_builder(self.options, http)?;
+        let shared = Shared::new(Box::new(source), self.policy, self.runtime);
+        Ok(SharedTokenProvider {
+            shared: Arc::new(shared),
+        })
+    }
+}
+
+impl fmt::Debug for ProviderBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderBuilder")
+            .field("options", &self.options)
+            .field("policy", &self.policy)
+            .field("http_client_builder", &self.http.is_some())
+            .field("runtime", &self.runtime.is_some())
+            .finish()
     }
 }
 

@@ -143,10 +143,7 @@ async fn zero_cooldown_retries_at_once() {
     let source = Arc::new(
         ScriptedSource::new(secs(300), secs(1)).then(Step::Fail(TokenError::Timeout(secs(30)))),
     );
-    let policy = RefreshPolicy {
-        failure_cooldown: Duration::ZERO,
-        ..RefreshPolicy::default()
-    };
+    let policy = RefreshPolicy::default().failure_cooldown(Duration::ZERO);
     let provider = SharedTokenProvider::from_source_with_policy(Arc::clone(&source), policy);
     assert!(provider.token().await.is_err());
     assert_eq!(provider.token().await.unwrap().secret(), "t2");
@@ -234,10 +231,7 @@ async fn short_lived_token_is_not_refetched_on_every_call() {
 #[tokio::test(start_paused = true)]
 async fn source_panic_does_not_leave_a_refresh_stuck() {
     let source = Arc::new(ScriptedSource::new(secs(300), secs(1)).then(Step::Panic));
-    let policy = RefreshPolicy {
-        failure_cooldown: Duration::ZERO,
-        ..RefreshPolicy::default()
-    };
+    let policy = RefreshPolicy::default().failure_cooldown(Duration::ZERO);
     let provider = SharedTokenProvider::from_source_with_policy(Arc::clone(&source), policy);
     let results = many_callers(&provider, 10).await;
     assert!(
@@ -433,10 +427,9 @@ fn a_shut_down_runtimes_handle_neither_hangs_callers_nor_breaks_the_provider() {
 async fn policy_values_as_large_as_a_duration_never_panic() {
     let failing = TokenError::InvalidOptions("scripted".to_owned());
     let source = Arc::new(ScriptedSource::new(secs(300), Duration::ZERO).then(Step::Fail(failing)));
-    let policy = RefreshPolicy {
-        early_refresh: Duration::MAX,
-        failure_cooldown: Duration::MAX,
-    };
+    let policy = RefreshPolicy::default()
+        .early_refresh(Duration::MAX)
+        .failure_cooldown(Duration::MAX);
     let provider = SharedTokenProvider::from_source_with_policy(Arc::clone(&source), policy);
     assert!(provider.token().await.is_err());
     advance(secs(3600 * 24 * 365)).await;
@@ -454,4 +447,57 @@ async fn policy_values_as_large_as_a_duration_never_panic() {
     advance(secs(3600 * 24 * 365 * 20)).await;
     assert_eq!(provider.token().await.unwrap().secret(), "t1");
     assert_eq!(lasting.count(), 1);
+}
+
+/// A provider shared between runtimes: a refresh started by a caller on a runtime that is
+/// then no longer driven would leave the callers of other runtimes waiting. With the
+/// runtime named in the builder, refreshes run there, whoever starts them.
+#[test]
+fn refreshes_run_on_the_runtime_named_in_the_builder() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let named = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = named.block_on(async {
+        let server = MockServer::start().await;
+        let body = r#"{"access_token":"shared","token_type":"Bearer","expires_in":3600}"#;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_raw(body, "application/json")
+                    .set_delay(Duration::from_millis(200)),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+        server
+    });
+    let options = token_client_runtime::TokenOptions::client_credentials(
+        format!("{}/token", server.uri()),
+        "svc",
+        "secret",
+    );
+    let provider = SharedTokenProvider::builder(options)
+        .runtime(named.handle().clone())
+        .build()
+        .unwrap();
+    // A caller on a current-thread runtime starts the refresh, then gives up: that
+    // runtime is not driven any more (but not shut down either).
+    let stalled = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let gave_up = stalled.block_on(async {
+        tokio::time::timeout(Duration::from_millis(20), provider.token()).await
+    });
+    assert!(gave_up.is_err(), "the refresh takes 200 ms");
+    let token = named
+        .block_on(async { tokio::time::timeout(secs(5), provider.token()).await })
+        .expect("the refresh ran on the named runtime, not on the stalled one")
+        .unwrap();
+    assert_eq!(token.secret(), "shared");
+    named.block_on(server.verify());
 }

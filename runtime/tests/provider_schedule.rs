@@ -143,10 +143,9 @@ struct Schedule {
 
 impl Schedule {
     fn policy(&self) -> RefreshPolicy {
-        RefreshPolicy {
-            early_refresh: self.early_refresh,
-            failure_cooldown: self.failure_cooldown,
-        }
+        RefreshPolicy::default()
+            .early_refresh(self.early_refresh)
+            .failure_cooldown(self.failure_cooldown)
     }
 }
 
