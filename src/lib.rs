@@ -307,7 +307,16 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub use token_client_macros::token_client;
-pub use token_client_runtime::*;
+pub use token_client_runtime::{
+    AccessToken, ApiError, ApiResponse, BuildError, ClientAuth, ClientBuilder, DecodeError, Error,
+    OAuth2Source, ProviderBuilder, RefreshPolicy, SharedTokenProvider, TokenError, TokenFuture,
+    TokenMiddleware, TokenOptions, TokenProvider, TokenSource, async_trait,
+};
+
+/// The `reqwest` this crate is built on, so users need not match its version.
+pub use token_client_runtime::reqwest;
+/// The `reqwest-middleware` this crate is built on, so users need not match its version.
+pub use token_client_runtime::reqwest_middleware;
 
 /// What generated code calls. Not public API: no semver guarantees.
 #[doc(hidden)]

@@ -111,8 +111,10 @@ fn description_suffix(description: &Option<String>) -> String {
 }
 
 impl TokenError {
-    /// A [`TokenError::Source`] from any error, for custom token sources.
-    pub fn source(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+    /// A [`TokenError::Source`] from any error, for custom token sources. (Named after
+    /// `serde::de::Error::custom`; not `source`, which would shadow
+    /// [`std::error::Error::source`].)
+    pub fn custom(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Source(Arc::new(error))
     }
 
@@ -238,6 +240,7 @@ pub(crate) fn without_query(error: reqwest::Error) -> reqwest::Error {
 
 /// A non-success response: its status, headers and body text.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ApiError {
     /// The HTTP status.
     pub status: StatusCode,
@@ -245,6 +248,17 @@ pub struct ApiError {
     pub headers: HeaderMap,
     /// The body, as text (lossy UTF-8); at most its first 64 KiB.
     pub body: String,
+}
+
+impl ApiError {
+    /// An error for a response with `status`, `headers` and `body` (for mocks and tests).
+    pub fn new(status: StatusCode, headers: HeaderMap, body: impl Into<String>) -> Self {
+        Self {
+            status,
+            headers,
+            body: body.into(),
+        }
+    }
 }
 
 impl fmt::Display for ApiError {
@@ -262,6 +276,7 @@ impl std::error::Error for ApiError {}
 /// A success response whose body could not be decoded.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("could not decode the response ({status}): {message}; body starts with {excerpt:?}")]
+#[non_exhaustive]
 pub struct DecodeError {
     /// The HTTP status.
     pub status: StatusCode,
@@ -271,10 +286,46 @@ pub struct DecodeError {
     pub excerpt: String,
 }
 
-/// A generated client could not be built: a required setting is missing or invalid.
+impl DecodeError {
+    /// An error for a body with `status` that did not decode (`message`), starting with
+    /// `excerpt` (for mocks and tests).
+    pub fn new(status: StatusCode, message: impl Into<String>, excerpt: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            excerpt: excerpt.into(),
+        }
+    }
+}
+
+/// Why a generated client could not be built: a required setting is missing or invalid.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("cannot build the client: {0}")]
-pub struct BuildError(pub(crate) String);
+#[non_exhaustive]
+pub enum BuildError {
+    /// No [`base_url`](crate::ClientBuilder::base_url) was given.
+    #[error("cannot build the client: `base_url` is required")]
+    MissingBaseUrl,
+    /// The base URL cannot be used: not an absolute http(s) URL; holding a user name,
+    /// password, query or fragment; or plain http to a remote host without the opt-in.
+    /// The message says which.
+    #[error("cannot build the client: {0}")]
+    InvalidBaseUrl(String),
+    /// Some method sends a token, and neither
+    /// [`token_options`](crate::ClientBuilder::token_options) nor
+    /// [`token_provider`](crate::ClientBuilder::token_provider) was given.
+    #[error(
+        "cannot build the client: `token_options` or `token_provider` is required: the \
+         client's methods send an access token (only a trait whose methods are all \
+         `#[no_auth]` needs neither)"
+    )]
+    MissingTokenConfiguration,
+    /// A [`default_header`](crate::ClientBuilder::default_header) name or value is invalid.
+    #[error("cannot build the client: {0}")]
+    InvalidDefaultHeader(String),
+    /// The HTTP client could not be created (its TLS backend failed to start...).
+    #[error("cannot build the client: cannot create the HTTP client: {0}")]
+    HttpClient(#[source] Arc<reqwest::Error>),
+}
 
 /// How many characters of a body an error keeps.
 pub(crate) const EXCERPT_LEN: usize = 200;

@@ -33,7 +33,8 @@ enum State<'a> {
 }
 
 impl<'a> TokenFuture<'a> {
-    /// A future that is already complete.
+    /// A future that is already complete: what a custom [`TokenProvider`](crate::TokenProvider)
+    /// returns when it has a token at hand (no allocation).
     #[inline]
     pub fn ready(result: Result<AccessToken, TokenError>) -> Self {
         match result {
@@ -52,7 +53,8 @@ impl<'a> TokenFuture<'a> {
         }
     }
 
-    /// A future that runs `future`.
+    /// A future that runs `future` (boxed): what a custom
+    /// [`TokenProvider`](crate::TokenProvider) returns when it must wait for a token.
     pub fn new(future: impl Future<Output = Result<AccessToken, TokenError>> + Send + 'a) -> Self {
         Self {
             state: State::Pending(Box::pin(future)),

@@ -614,7 +614,7 @@ impl Drop for InFlight {
 }
 
 fn failure_of(n: usize) -> TokenError {
-    TokenError::source(std::io::Error::other(format!(
+    TokenError::custom(std::io::Error::other(format!(
         "scripted failure of fetch #{n}"
     )))
 }

@@ -97,7 +97,7 @@ fn every_token_error_variant_displays_without_secrets() {
         TokenError::ResponseTooLarge { status, limit: 10 },
         TokenError::Timeout(Duration::from_secs(1)),
         TokenError::InvalidOptions("`client_id` is empty".into()),
-        TokenError::source(std::io::Error::other("metadata server down")),
+        TokenError::custom(std::io::Error::other("metadata server down")),
         TokenError::InvalidToken,
         TokenError::RefreshAborted,
     ];

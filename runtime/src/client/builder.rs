@@ -59,7 +59,7 @@ pub struct ClientBuilder<C> {
     timeout: Option<Duration>,
     retry_on_unauthorized: bool,
     allow_insecure_http: bool,
-    error: Option<String>,
+    error: Option<BuildError>,
     client: PhantomData<fn() -> C>,
 }
 
@@ -93,7 +93,9 @@ impl<C> Default for ClientBuilder<C> {
 }
 
 impl<C: FromCore> ClientBuilder<C> {
-    /// A builder with nothing set.
+    /// A builder with nothing set. Called by the generated `<Trait>Client::builder()`,
+    /// which is what users call.
+    #[doc(hidden)]
     pub fn new() -> Self {
         Self::default()
     }
@@ -193,7 +195,7 @@ impl<C: FromCore> ClientBuilder<C> {
     /// [`Error::Token`] when the token options are invalid.
     pub fn build(self) -> Result<C, Error> {
         if let Some(error) = self.error {
-            return Err(build_error(error));
+            return Err(error.into());
         }
         // A client whose methods all are `#[no_auth]` sends no token: any base URL will do.
         let insecure_ok = self.allow_insecure_http || !C::REQUIRES_AUTH;
@@ -214,30 +216,31 @@ impl<C: FromCore> ClientBuilder<C> {
     }
 }
 
-fn build_error(message: impl Into<String>) -> Error {
-    Error::Build(BuildError(message.into()))
-}
-
-fn header<K, V>(name: K, value: V) -> Result<(HeaderName, HeaderValue), String>
+fn header<K, V>(name: K, value: V) -> Result<(HeaderName, HeaderValue), BuildError>
 where
     HeaderName: TryFrom<K>,
     <HeaderName as TryFrom<K>>::Error: Into<http::Error>,
     HeaderValue: TryFrom<V>,
     <HeaderValue as TryFrom<V>>::Error: Into<http::Error>,
 {
+    let invalid = BuildError::InvalidDefaultHeader;
     let name = HeaderName::try_from(name)
-        .map_err(|e| format!("invalid `default_header` name: {}", e.into()))?;
-    let value = HeaderValue::try_from(value)
-        .map_err(|e| format!("invalid `default_header` value for `{name}`: {}", e.into()))?;
+        .map_err(|e| invalid(format!("invalid `default_header` name: {}", e.into())))?;
+    let value = HeaderValue::try_from(value).map_err(|e| {
+        invalid(format!(
+            "invalid `default_header` value for `{name}`: {}",
+            e.into()
+        ))
+    })?;
     Ok((name, value))
 }
 
 /// The base URL, checked, without its trailing `/`. `insecure_ok`: plain http to a host
 /// that is not loopback is allowed.
-fn parse_base_url(raw: Option<&str>, insecure_ok: bool) -> Result<String, Error> {
-    let raw = raw.ok_or_else(|| build_error("`base_url` is required"))?;
+fn parse_base_url(raw: Option<&str>, insecure_ok: bool) -> Result<String, BuildError> {
+    let raw = raw.ok_or(BuildError::MissingBaseUrl)?;
     let invalid = || {
-        build_error(format!(
+        BuildError::InvalidBaseUrl(format!(
             "`base_url` `{}` must be an absolute http or https URL",
             display_url(raw)
         ))
@@ -247,25 +250,25 @@ fn parse_base_url(raw: Option<&str>, insecure_ok: bool) -> Result<String, Error>
         return Err(invalid());
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(build_error(
-            "`base_url` must not hold a user name or password",
+        return Err(BuildError::InvalidBaseUrl(
+            "`base_url` must not hold a user name or password".to_owned(),
         ));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(build_error(format!(
+        return Err(BuildError::InvalidBaseUrl(format!(
             "`base_url` `{}` must not have a query or fragment",
             display_url(raw)
         )));
     }
     check_transport(&url, "base_url", (insecure_ok, "allow_insecure_http(true)"))
-        .map_err(build_error)?;
+        .map_err(BuildError::InvalidBaseUrl)?;
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
-fn default_client() -> Result<reqwest::Client, Error> {
+fn default_client() -> Result<reqwest::Client, BuildError> {
     reqwest::Client::builder()
         .build()
-        .map_err(|e| build_error(format!("cannot create the HTTP client: {e}")))
+        .map_err(|e| BuildError::HttpClient(Arc::new(e)))
 }
 
 fn token_provider(
@@ -277,10 +280,7 @@ fn token_provider(
         Some(TokenConfig::Options(options)) => {
             Ok(Some(Arc::new(SharedTokenProvider::new(*options)?)))
         }
-        None if required => Err(build_error(
-            "`token_options` or `token_provider` is required: the client's methods send an \
-             access token (only a trait whose methods are all `#[no_auth]` needs neither)",
-        )),
+        None if required => Err(BuildError::MissingTokenConfiguration.into()),
         None => Ok(None),
     }
 }

@@ -135,11 +135,7 @@ impl ClientCore {
     fn provider(&self) -> Result<&dyn TokenProvider, Error> {
         match &self.inner.provider {
             Some(provider) => Ok(&**provider),
-            None => Err(Error::Build(BuildError(
-                "this method sends an access token, but the client was built without \
-                 `token_options` or `token_provider`"
-                    .to_owned(),
-            ))),
+            None => Err(BuildError::MissingTokenConfiguration.into()),
         }
     }
 
