@@ -309,8 +309,8 @@
 pub use token_client_macros::token_client;
 pub use token_client_runtime::{
     AccessToken, ApiError, ApiResponse, BuildError, ClientAuth, ClientBuilder, DecodeError, Error,
-    OAuth2Source, ProviderBuilder, RefreshPolicy, SharedTokenProvider, TokenError, TokenFuture,
-    TokenMiddleware, TokenOptions, TokenProvider, TokenSource, async_trait,
+    OAuth2Source, ProviderBuilder, RefreshPolicy, RefreshToken, SharedTokenProvider, TokenError,
+    TokenFuture, TokenMiddleware, TokenOptions, TokenProvider, TokenSource, async_trait,
 };
 
 /// The `reqwest` this crate is built on, so users need not match its version.

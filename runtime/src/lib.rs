@@ -19,7 +19,6 @@ mod oauth2;
 mod options;
 mod provider;
 mod redact;
-mod response;
 mod source;
 mod time;
 mod token;
@@ -32,7 +31,7 @@ pub use oauth2::OAuth2Source;
 pub use options::{ClientAuth, TokenOptions};
 pub use provider::{ProviderBuilder, RefreshPolicy, SharedTokenProvider, TokenProvider};
 pub use source::TokenSource;
-pub use token::AccessToken;
+pub use token::{AccessToken, RefreshToken};
 
 pub use async_trait::async_trait;
 

@@ -9,12 +9,14 @@ use http::{HeaderValue, StatusCode};
 use tokio::time::Instant;
 use url::Url;
 
+use self::response::TokenResponse;
 use crate::body::read_capped;
 use crate::error::without_query;
-use crate::options::{Grant, Secret, is_loopback};
+use crate::options::{Grant, is_loopback};
 use crate::redact::Redactor;
-use crate::response::{self, TokenResponse};
-use crate::{AccessToken, ClientAuth, TokenError, TokenOptions, TokenSource, time};
+use crate::{AccessToken, ClientAuth, RefreshToken, TokenError, TokenOptions, TokenSource, time};
+
+mod response;
 
 /// The largest token response read; a larger one is an error (a token response is a few KiB).
 const MAX_BODY: usize = 64 * 1024;
@@ -27,13 +29,13 @@ pub struct OAuth2Source {
     options: TokenOptions,
     endpoint: Url,
     http: reqwest::Client,
-    refresh_token: Mutex<Option<Secret>>,
+    refresh_token: Mutex<Option<RefreshToken>>,
 }
 
 /// What one token request asks with: the options' grant, or a refresh token.
 enum Attempt {
     Primary,
-    Refresh(Secret),
+    Refresh(RefreshToken),
 }
 
 impl OAuth2Source {
@@ -75,14 +77,14 @@ impl OAuth2Source {
         self.options.refresh_policy()
     }
 
-    fn take_refresh_token(&self) -> Option<Secret> {
+    fn take_refresh_token(&self) -> Option<RefreshToken> {
         self.refresh_token
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()
     }
 
-    fn store_refresh_token(&self, token: Option<Secret>) {
+    fn store_refresh_token(&self, token: Option<RefreshToken>) {
         *self
             .refresh_token
             .lock()
@@ -132,7 +134,7 @@ impl OAuth2Source {
             redactor.secret(password.expose());
         }
         if let Attempt::Refresh(token) = attempt {
-            redactor.secret(token.expose());
+            redactor.secret(token.secret());
         }
         redactor
     }
@@ -176,7 +178,7 @@ impl OAuth2Source {
         match attempt {
             Attempt::Refresh(token) => {
                 form.append_pair("grant_type", "refresh_token");
-                form.append_pair("refresh_token", token.expose());
+                form.append_pair("refresh_token", token.secret());
             }
             Attempt::Primary => o.grant.append_to(&mut form),
         }
@@ -205,10 +207,10 @@ impl OAuth2Source {
     fn token_from(
         &self,
         response: TokenResponse,
-        used: Option<Secret>,
+        used: Option<RefreshToken>,
     ) -> Result<AccessToken, TokenError> {
         let (token, refresh_token) = self.issue(response)?;
-        self.store_refresh_token(refresh_token.map(Secret::new).or(used));
+        self.store_refresh_token(refresh_token.map(RefreshToken::new).or(used));
         Ok(token)
     }
 
@@ -222,7 +224,7 @@ impl OAuth2Source {
         refresh_token: Option<&str>,
     ) -> Result<AccessToken, TokenError> {
         let attempt = match refresh_token {
-            Some(token) => Attempt::Refresh(Secret::new(token)),
+            Some(token) => Attempt::Refresh(RefreshToken::new(token)),
             None => Attempt::Primary,
         };
         let response = response::parse(status, body, &self.redactor(&attempt))?;
@@ -283,6 +285,17 @@ impl Attempt {
 
 #[async_trait::async_trait]
 impl TokenSource for OAuth2Source {
+    fn refresh_token(&self) -> Option<RefreshToken> {
+        self.refresh_token
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_refresh_token(&self, token: Option<RefreshToken>) {
+        self.store_refresh_token(token);
+    }
+
     async fn fetch(&self) -> Result<AccessToken, TokenError> {
         if let Some(refresh) = self.take_refresh_token() {
             match self.request(&Attempt::Refresh(refresh.clone())).await {

@@ -1,6 +1,6 @@
 //! [`TokenSource`]: where fresh tokens come from.
 
-use crate::{AccessToken, TokenError};
+use crate::{AccessToken, RefreshToken, TokenError};
 
 /// Fetches one fresh token from somewhere: a token endpoint ([`OAuth2Source`](crate::OAuth2Source)),
 /// a cloud metadata server, a file, a closure...
@@ -16,11 +16,31 @@ use crate::{AccessToken, TokenError};
 pub trait TokenSource: Send + Sync + 'static {
     /// Fetches a fresh token. Its `expires_at` drives the provider's refresh schedule.
     async fn fetch(&self) -> Result<AccessToken, TokenError>;
+
+    /// The refresh token the next `fetch` would use, if the source keeps one (an OAuth2
+    /// server's, from its last answer). Default: none.
+    fn refresh_token(&self) -> Option<RefreshToken> {
+        None
+    }
+
+    /// Replaces the refresh token the next `fetch` uses (one that another instance rotated,
+    /// read from a shared store), or forgets it (`None`). Default: ignored.
+    fn set_refresh_token(&self, token: Option<RefreshToken>) {
+        let _ = token;
+    }
 }
 
 #[async_trait::async_trait]
 impl<S: TokenSource + ?Sized> TokenSource for std::sync::Arc<S> {
     async fn fetch(&self) -> Result<AccessToken, TokenError> {
         (**self).fetch().await
+    }
+
+    fn refresh_token(&self) -> Option<RefreshToken> {
+        (**self).refresh_token()
+    }
+
+    fn set_refresh_token(&self, token: Option<RefreshToken>) {
+        (**self).set_refresh_token(token)
     }
 }

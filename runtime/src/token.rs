@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
@@ -19,6 +20,8 @@ struct Inner {
     secret: String,
     token_type: String,
     expires_at: Instant,
+    /// `expires_at` on the wall clock, as of the token's creation.
+    expires_at_system: SystemTime,
     scope: Option<String>,
 }
 
@@ -40,11 +43,15 @@ impl AccessToken {
                 value.set_sensitive(true);
                 value
             });
+        let lifetime = expires_at.saturating_duration_since(Instant::now());
+        let now = SystemTime::now();
+        let expires_at_system = now.checked_add(lifetime).unwrap_or(now);
         let inner = Inner {
             bearer,
             secret,
             token_type,
             expires_at,
+            expires_at_system,
             scope,
         };
         Self {
@@ -72,6 +79,20 @@ impl AccessToken {
         self.inner.expires_at
     }
 
+    /// How long the token stays valid from now (zero once expired): the time to live to
+    /// give it in a store shared with other processes, whose clocks are not this one's.
+    pub fn expires_in(&self) -> Duration {
+        self.inner
+            .expires_at
+            .saturating_duration_since(Instant::now())
+    }
+
+    /// When the token expires on the wall clock (`SystemTime` when it was created, plus
+    /// its lifetime then): for logs, and for stores that keep an absolute expiry.
+    pub fn expires_at_system(&self) -> SystemTime {
+        self.inner.expires_at_system
+    }
+
     /// The scope the server granted, when it said.
     pub fn scope(&self) -> Option<&str> {
         self.inner.scope.as_deref()
@@ -96,5 +117,55 @@ impl fmt::Debug for AccessToken {
             .field("expires_at", &self.inner.expires_at)
             .field("scope", &self.inner.scope)
             .finish()
+    }
+}
+
+/// A refresh token: opaque, and never shown by `Debug`.
+///
+/// Reached through [`TokenSource::refresh_token`](crate::TokenSource::refresh_token), so
+/// that instances sharing a token (through a store) can share the refresh token too: a
+/// rotated one, used by one instance, is revoked for the others.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RefreshToken(Arc<str>);
+
+impl RefreshToken {
+    /// A refresh token whose value is `secret`.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(Arc::from(secret.into()))
+    }
+
+    /// The token itself, to send or to store. Keep it out of logs.
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RefreshToken(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn expiry_reads_as_a_time_to_live_and_as_a_wall_clock_instant() {
+        let lifetime = Duration::from_secs(300);
+        let created = SystemTime::now();
+        let token = AccessToken::new("t", Instant::now() + lifetime);
+        assert_eq!(token.expires_in(), lifetime);
+        let wall = token.expires_at_system().duration_since(created).unwrap();
+        assert!(
+            wall >= lifetime && wall < lifetime + Duration::from_secs(5),
+            "{wall:?}"
+        );
+        tokio::time::advance(Duration::from_secs(100)).await;
+        assert_eq!(token.expires_in(), Duration::from_secs(200));
+        tokio::time::advance(Duration::from_secs(1000)).await;
+        assert_eq!(token.expires_in(), Duration::ZERO);
+        let far = AccessToken::new("t", Instant::now() + Duration::from_secs(u32::MAX.into()));
+        assert!(far.expires_at_system() > created);
     }
 }

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use token_client_runtime::{
-    ClientAuth, OAuth2Source, SharedTokenProvider, TokenError, TokenOptions, TokenProvider,
-    TokenSource,
+    ClientAuth, OAuth2Source, RefreshToken, SharedTokenProvider, TokenError, TokenOptions,
+    TokenProvider, TokenSource,
 };
 use tokio::time::Instant;
 use wiremock::matchers::{body_string, body_string_contains, header, header_exists, method, path};
@@ -185,6 +185,35 @@ async fn refresh_token_is_sent_and_the_rotated_one_stored() {
     assert_eq!(source.fetch().await.unwrap().secret(), "third");
     // No new refresh token in the last answer: the previous one stays in use.
     assert_eq!(source.fetch().await.unwrap().secret(), "fourth");
+}
+
+/// The refresh token is reachable from outside the source (for a store shared by several
+/// instances): read after an answer, and replaced by one another instance rotated.
+#[tokio::test]
+async fn the_refresh_token_can_be_read_and_replaced_from_outside_the_source() {
+    let server = MockServer::start().await;
+    script(
+        &server,
+        vec![
+            ("grant_type=client_credentials", with_refresh("first", "r1")),
+            (
+                "grant_type=refresh_token&refresh_token=from-another-instance",
+                with_refresh("second", "r2"),
+            ),
+            ("grant_type=client_credentials", ok_token("third")),
+        ],
+    )
+    .await;
+    let source = OAuth2Source::new(options(&server)).unwrap();
+    assert_eq!(source.refresh_token(), None);
+    source.fetch().await.unwrap();
+    assert_eq!(source.refresh_token(), Some(RefreshToken::new("r1")));
+    source.set_refresh_token(Some(RefreshToken::new("from-another-instance")));
+    assert_eq!(source.fetch().await.unwrap().secret(), "second");
+    assert_eq!(source.refresh_token().unwrap().secret(), "r2");
+    assert!(!format!("{:?}", source.refresh_token()).contains("r2"));
+    source.set_refresh_token(None);
+    assert_eq!(source.fetch().await.unwrap().secret(), "third");
 }
 
 #[tokio::test]
