@@ -347,7 +347,7 @@ fn lock(log: &Mutex<Log>) -> MutexGuard<'_, Log> {
 fn at_ms(start: Instant, instant: Instant) -> String {
     let span = instant.saturating_duration_since(start);
     let micros = span.as_micros();
-    if micros % 1000 == 0 {
+    if micros.is_multiple_of(1000) {
         format!("{}ms", micros / 1000)
     } else {
         format!("{:.3}ms", micros as f64 / 1000.0)
