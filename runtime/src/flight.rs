@@ -99,21 +99,10 @@ impl Shared {
         while let Some(entry) = current.as_deref()
             && entry.token.same_as(stale)
         {
-            let previous = self.cached.compare_and_swap(&*current, None);
-            if same_entry(&previous, &current) {
-                tracing::debug!("cached token invalidated");
-                return;
-            }
-            current = previous;
+            tracing::debug!("invalidating the cached token");
+            self.cached.compare_and_swap(&*current, None);
+            current = self.cached.load();
         }
-    }
-}
-
-fn same_entry(a: &Option<Arc<Cached>>, b: &Option<Arc<Cached>>) -> bool {
-    match (a, b) {
-        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-        (None, None) => true,
-        _ => false,
     }
 }
 
@@ -414,12 +403,12 @@ mod tests {
 
         let loaded = shared.cached.load();
         shared.defer_refresh(Instant::now() + MAX_DEFER);
-        let deferred = shared.cached.load();
+        let deferred = shared.cached.load_full();
+        let (before, after) = (loaded.as_ref().unwrap(), deferred.as_ref().unwrap());
         assert!(
-            !same_entry(&loaded, &deferred),
+            !Arc::ptr_eq(before, after),
             "the deferral swapped the entry"
         );
-        drop(deferred);
         shared.remove(&stale, loaded);
 
         assert!(shared.cached.load().is_none(), "the rejected token is gone");

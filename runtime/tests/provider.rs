@@ -501,3 +501,43 @@ fn refreshes_run_on_the_runtime_named_in_the_builder() {
     assert_eq!(token.secret(), "shared");
     named.block_on(server.verify());
 }
+
+/// The policy in force is the one given, whichever way the provider was built.
+#[test]
+fn the_provider_reports_the_policy_it_was_given() {
+    let policy = RefreshPolicy::default()
+        .early_refresh(secs(7))
+        .failure_cooldown(secs(3));
+    let source = Arc::new(ScriptedSource::new(secs(300), Duration::ZERO));
+    let custom = SharedTokenProvider::from_source_with_policy(Arc::clone(&source), policy);
+    assert_eq!(custom.policy(), policy);
+    let options = token_client_runtime::TokenOptions::client_credentials(
+        "https://login.example/token",
+        "svc",
+        "secret",
+    );
+    let built = SharedTokenProvider::builder(options.clone().early_refresh(secs(9)))
+        .build()
+        .unwrap();
+    assert_eq!(built.policy().early_refresh, secs(9));
+    let overridden = SharedTokenProvider::builder(options)
+        .policy(policy)
+        .build()
+        .unwrap();
+    assert_eq!(overridden.policy(), policy);
+}
+
+/// `Debug` says whether a token is cached (without its secret).
+#[tokio::test(start_paused = true)]
+async fn debug_shows_whether_a_token_is_cached_but_not_the_token() {
+    let source = Arc::new(ScriptedSource::new(secs(300), Duration::ZERO));
+    let provider = provider(&source);
+    assert!(
+        format!("{provider:?}").contains("token: None"),
+        "{provider:?}"
+    );
+    warm(&provider).await;
+    let shown = format!("{provider:?}");
+    assert!(shown.contains("token: Some(AccessToken"), "{shown}");
+    assert!(!shown.contains("t1"), "{shown}");
+}
