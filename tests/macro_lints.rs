@@ -81,6 +81,11 @@ pub trait Widgets: Send + Sync {
         #[body(bytes = "application/octet-stream")] data: Vec<u8>,
     ) -> Result<bytes::Bytes, token_client::Error>;
 
+    /// Only where the configuration says so.
+    #[cfg_attr(all(), cfg(all()))]
+    #[get("/gated")]
+    async fn gated(&self) -> Result<(), token_client::Error>;
+
     /// Pings.
     #[head("/")]
     #[no_auth]

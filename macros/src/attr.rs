@@ -229,6 +229,48 @@ pub(crate) fn strip(attrs: &mut Vec<Attribute>) {
     attrs.retain(|attr| !is_ours(attr));
 }
 
+/// The attributes deciding whether an item exists: each `#[cfg(..)]`, and each
+/// `#[cfg_attr(pred, ..)]` cut down to the `cfg`s it applies (nested ones included). A
+/// method's generated impl carries them, so it exists exactly when the trait's method
+/// does; what else a `cfg_attr` applies (`deprecated`, `doc`...) stays on the trait.
+pub(crate) fn cfgs(attrs: &[Attribute]) -> Vec<Attribute> {
+    let cfg = |attr: &Attribute| {
+        let meta = cfg_meta(&attr.meta)?;
+        Some(Attribute {
+            meta,
+            ..attr.clone()
+        })
+    };
+    attrs.iter().filter_map(cfg).collect()
+}
+
+/// `cfg(..)` as is, `cfg_attr(pred, ..)` keeping only its `cfg`s; `None` when nothing is left.
+fn cfg_meta(meta: &Meta) -> Option<Meta> {
+    if meta.path().is_ident("cfg") {
+        return Some(meta.clone());
+    }
+    let Meta::List(list) = meta else {
+        return None;
+    };
+    if !list.path.is_ident("cfg_attr") {
+        return None;
+    }
+    let parser = Punctuated::<Meta, Token![,]>::parse_terminated;
+    let Ok(args) = list.parse_args_with(parser) else {
+        return Some(meta.clone()); // not ours to judge: keep it whole, gates and all
+    };
+    let mut args = args.into_iter();
+    let predicate = args.next()?;
+    let kept: Vec<Meta> = args.filter_map(|arg| cfg_meta(&arg)).collect();
+    (!kept.is_empty()).then(|| {
+        let tokens = quote::quote!(#predicate, #(#kept),*);
+        Meta::List(syn::MetaList {
+            tokens,
+            ..list.clone()
+        })
+    })
+}
+
 /// Reports an attribute that is ours but misplaced, or a misspelling; returns the name
 /// of a well-placed attribute of ours.
 fn ours_here(cx: &Ctxt, attr: &Attribute, place: Place) -> Option<&'static str> {
@@ -596,6 +638,30 @@ mod tests {
     }
 
     use syn::parse::Parser;
+
+    fn cfgs_of(src: &str) -> Vec<String> {
+        let attrs = Attribute::parse_outer.parse_str(src).expect("attributes");
+        let cfgs = super::cfgs(&attrs).into_iter();
+        cfgs.map(|a| quote::quote!(#a).to_string().replace(' ', ""))
+            .collect()
+    }
+
+    #[test]
+    fn cfgs_keep_every_gate_and_nothing_else() {
+        assert_eq!(
+            cfgs_of("#[doc = \"x\"] #[cfg(test)] #[allow(unused)] #[cfg(any())]"),
+            ["#[cfg(test)]", "#[cfg(any())]"]
+        );
+        assert_eq!(
+            cfgs_of("#[cfg_attr(unix, deprecated, cfg(test), doc = \"x\")]"),
+            ["#[cfg_attr(unix,cfg(test))]"]
+        );
+        assert_eq!(
+            cfgs_of("#[cfg_attr(a, cfg_attr(b, cfg(c), must_use))]"),
+            ["#[cfg_attr(a,cfg_attr(b,cfg(c)))]"]
+        );
+        assert!(cfgs_of("#[cfg_attr(unix, deprecated)]").is_empty());
+    }
 
     #[test]
     fn misspellings_of_ours_are_caught_and_others_pass() {

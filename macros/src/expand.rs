@@ -149,14 +149,14 @@ fn trait_impl(client: &Client) -> TokenStream {
     impl_block(client, quote!(#(#methods)*), quote!())
 }
 
-/// The stub impl emitted on error: same signatures, bodies `unimplemented!()`.
+/// The stub impl emitted on error: same signatures and `cfg`s, bodies `unimplemented!()`.
 fn stub_impl(client: &Client) -> TokenStream {
     if !client.others.is_empty() || !client.item.generics.params.is_empty() {
         return TokenStream::new(); // the impl could not match the trait: better none
     }
     let methods = client.generated().map(|m| {
-        let sig = impl_sig(m);
-        quote!(#sig { ::core::unimplemented!() })
+        let (cfgs, sig) = (attr::cfgs(&m.item.attrs), impl_sig(m));
+        quote!(#(#cfgs)* #sig { ::core::unimplemented!() })
     });
     impl_block(
         client,
@@ -204,11 +204,7 @@ fn impl_sig(method: &Method) -> Signature {
 /// One generated method.
 fn method_impl(client: &Client, method: &Method) -> TokenStream {
     let sig = impl_sig(method);
-    let cfgs = method
-        .item
-        .attrs
-        .iter()
-        .filter(|a| a.path().is_ident("cfg"));
+    let cfgs = attr::cfgs(&method.item.attrs);
     let asserts = method.args.iter().filter_map(|arg| assert_arg(method, arg));
     let path = build_path(client, method);
     let request = build_request(client, method);
