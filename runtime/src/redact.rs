@@ -9,30 +9,24 @@ use url::Url;
 /// What stands in place of a secret.
 pub(crate) const REDACTED: &str = "<redacted>";
 
-/// Removes known secrets from server-provided text, in every form a server might echo
-/// them: as sent, form-urlencoded (`+` for space), percent-encoded, JSON-escaped, and the
-/// base64 of an HTTP Basic header.
+/// Removes known secrets from server-provided text, in whatever form a server might echo
+/// them: as sent; percent-encoded in either case, whole or in part (`%2b`, `%2B`, a raw
+/// `/` beside an encoded `+`); form-encoded (`+` for a space); JSON-escaped (`\"`, `\/`,
+/// `\u00e9`); and the base64 of an HTTP Basic header.
+///
+/// Each character of a secret is matched in any of its encodings, rather than each
+/// encoding of the whole secret listed: servers mix them (Python's `quote` leaves `/`).
 #[derive(Default)]
 pub(crate) struct Redactor {
-    needles: Vec<String>,
+    secrets: Vec<Vec<char>>,
 }
 
 impl Redactor {
     /// Adds `secret` (ignored when empty).
     pub(crate) fn secret(&mut self, secret: &str) {
-        if secret.is_empty() {
-            return;
-        }
-        let form: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-        let percent =
-            percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
-                .to_string();
-        let json = serde_json::to_string(secret).unwrap_or_default();
-        let json = json.trim_matches('"').to_owned();
-        for needle in [secret.to_owned(), form, percent, json] {
-            if !self.needles.contains(&needle) {
-                self.needles.push(needle);
-            }
+        let chars: Vec<char> = secret.chars().collect();
+        if !chars.is_empty() && !self.secrets.contains(&chars) {
+            self.secrets.push(chars);
         }
     }
 
@@ -42,19 +36,87 @@ impl Redactor {
         self.secret(&encoded);
     }
 
-    /// `text` without the secrets (longest first, so a secret containing another is
-    /// removed whole), with control characters escaped.
+    /// `text` with every secret, in any encoding, replaced by [`REDACTED`] (the longest
+    /// match at each place), and control characters escaped.
     pub(crate) fn clean(&self, text: &str) -> String {
-        let mut needles: Vec<&str> = self.needles.iter().map(String::as_str).collect();
-        needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
-        let mut text = text.to_owned();
-        for needle in needles {
-            if text.contains(needle) {
-                text = text.replace(needle, REDACTED);
+        let bytes = text.as_bytes();
+        let mut cleaned = String::with_capacity(text.len());
+        let (mut at, mut kept) = (0, 0);
+        while at < bytes.len() {
+            let end = text
+                .is_char_boundary(at)
+                .then(|| {
+                    self.secrets
+                        .iter()
+                        .filter_map(|s| matches(bytes, at, s))
+                        .max()
+                })
+                .flatten();
+            match end {
+                Some(end) => {
+                    cleaned.push_str(&text[kept..at]);
+                    cleaned.push_str(REDACTED);
+                    (at, kept) = (end, end);
+                }
+                None => at += 1,
             }
         }
-        escape_controls(&text)
+        cleaned.push_str(&text[kept..]);
+        escape_controls(&cleaned)
     }
+}
+
+/// Where a match of `secret` starting at `at` in `text` ends, each character in any of
+/// its encodings (backtracking where two encodings of one character both fit).
+fn matches(text: &[u8], at: usize, secret: &[char]) -> Option<usize> {
+    let Some((&c, rest)) = secret.split_first() else {
+        return Some(at);
+    };
+    encodings(text, at, c).find_map(|end| matches(text, end, rest))
+}
+
+/// Where `c` ends if it starts at `at` in `text`, for each encoding of it found there.
+fn encodings(text: &[u8], at: usize, c: char) -> impl Iterator<Item = usize> {
+    let mut utf8 = [0; 4];
+    let raw = c.encode_utf8(&mut utf8).as_bytes();
+    let tail = &text[at.min(text.len())..];
+    let plain = tail.starts_with(raw).then_some(at + raw.len());
+    let percent = percent_encoded(tail, raw).map(|len| at + len);
+    let plus = (c == ' ' && tail.first() == Some(&b'+')).then_some(at + 1);
+    let json = json_escaped(tail, c).map(|len| at + len);
+    [plain, percent, plus, json].into_iter().flatten()
+}
+
+/// The length of `bytes` percent-encoded (`%XX` each, hex in either case) at the start of
+/// `tail`.
+fn percent_encoded(tail: &[u8], bytes: &[u8]) -> Option<usize> {
+    let hex = |d: u8| (d as char).to_digit(16);
+    for (i, &byte) in bytes.iter().enumerate() {
+        match tail.get(3 * i..3 * i + 3)? {
+            [b'%', high, low] if hex(*high)? * 16 + hex(*low)? == u32::from(byte) => {}
+            _ => return None,
+        }
+    }
+    Some(3 * bytes.len())
+}
+
+/// The length of `c` JSON-escaped (`\"`, `\\`, `\/`, `\uXXXX` in either case) at the
+/// start of `tail`.
+fn json_escaped(tail: &[u8], c: char) -> Option<usize> {
+    let short = match c {
+        '"' => Some(b'"'),
+        '\\' => Some(b'\\'),
+        '/' => Some(b'/'),
+        _ => None,
+    };
+    if let Some(short) = short
+        && tail.starts_with(&[b'\\', short])
+    {
+        return Some(2);
+    }
+    let unit = u16::try_from(u32::from(c)).ok()?;
+    let digits = std::str::from_utf8(tail.get(2..6)?).ok()?;
+    (tail.starts_with(b"\\u") && u16::from_str_radix(digits, 16).ok()? == unit).then_some(6)
 }
 
 /// `text` with control characters (line breaks, ANSI escapes...) escaped as `\n`,
@@ -80,10 +142,12 @@ pub(crate) fn escape_controls(text: &str) -> String {
 pub(crate) fn display_url(raw: &str) -> String {
     match Url::parse(raw) {
         Ok(url) if url.has_host() && url == url_without_secrets(&url) => escape_controls(raw),
-        Ok(url) if url.has_host() => url_without_secrets(&url).to_string(),
-        // Not a URL with a host (`svc:pass@...` parses as scheme `svc`).
+        // Not a URL with a host (`svc:pass@...` parses as scheme `svc`): the text may be
+        // a mistyped `user:pass@host`.
+        _ if !raw.contains("//") && raw.contains('@') => REDACTED.to_owned(),
+        Ok(url) => escape_controls(url_without_secrets(&url).as_str()),
         _ if raw.contains('@') => REDACTED.to_owned(),
-        _ => escape_controls(raw),
+        Err(_) => escape_controls(raw.split(['?', '#']).next().unwrap_or_default()),
     }
 }
 
@@ -107,12 +171,14 @@ mod tests {
         redactor.secret("p@ss word+\"x");
         redactor.basic("id:p@ss word+\"x");
         let text = "raw p@ss word+\"x form p%40ss+word%2B%22x pct p%40ss%20word%2B%22x \
-                    json p@ss word+\\\"x basic aWQ6cEBzcyB3b3JkKyJ4";
+                    json p@ss word+\\\"x basic aWQ6cEBzcyB3b3JkKyJ4 lower p%40ss%20word%2b%22x \
+                    mixed p@ss%20word%2B\\u0022x";
         let cleaned = redactor.clean(text);
         assert!(!cleaned.contains("ss word"), "{cleaned}");
         assert!(!cleaned.contains("ss+word"), "{cleaned}");
+        assert!(!cleaned.contains("ss%20word"), "{cleaned}");
         assert!(!cleaned.contains("aWQ6"), "{cleaned}");
-        assert_eq!(cleaned.matches(REDACTED).count(), 5, "{cleaned}");
+        assert_eq!(cleaned.matches(REDACTED).count(), 7, "{cleaned}");
     }
 
     #[test]
@@ -131,5 +197,11 @@ mod tests {
         assert_eq!(display_url("svc:secret@ no host"), REDACTED);
         assert_eq!(display_url("https://host/a@b"), "https://host/a@b");
         assert_eq!(display_url("not\na url"), "not\\na url");
+        // A forgotten `https://`: parsed as scheme `login.example`, with no host.
+        assert_eq!(
+            display_url("login.example:443/token?api_key=k#f"),
+            "login.example:443/token"
+        );
+        assert_eq!(display_url("not a url?api_key=k"), "not a url");
     }
 }

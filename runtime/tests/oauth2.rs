@@ -899,3 +899,48 @@ fn out_of_range_durations_are_refused_naming_the_option() {
         .early_refresh(Duration::ZERO);
     assert!(SharedTokenProvider::new(zero_is_fine).is_ok());
 }
+
+/// What the fuzzer found past the first scrubber: lowercase or partial percent-encoding,
+/// a secret echoed as the `token_type`, and a secret straddling the cut of a long
+/// `error_description`.
+#[tokio::test]
+async fn secrets_in_any_encoding_or_field_never_reach_an_error() {
+    let secret = "cl1ent s3cret+/é\"x";
+    let long = format!("{}{secret}", "x".repeat(494));
+    let description = serde_json::to_string(&long).unwrap();
+    let answers = [
+        (200, "cl1ent%20s3cret%2b%2f%c3%a9%22x".to_owned()),
+        (200, "cl1ent%20s3cret%2B/%C3%a9%22x".to_owned()),
+        (500, r#"{"note":"cl1ent s3cret+\/\u00e9\"x"}"#.to_owned()),
+        (
+            200,
+            format!(
+                r#"{{"access_token":"a","token_type":"{}"}}"#,
+                "cl1ent s3cret+/é\\\"x"
+            ),
+        ),
+        (
+            400,
+            format!(r#"{{"error":"invalid_client","error_description":{description}}}"#),
+        ),
+        (
+            400,
+            format!(r#"{{"error":"invalid_client","error_uri":{description}}}"#),
+        ),
+    ];
+    for (status, body) in answers {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(json(status, &body))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let options =
+            TokenOptions::client_credentials(format!("{}/token", server.uri()), "svc", secret);
+        let error = fetch(options).await.unwrap_err();
+        let text = format!("{error} {error:?}");
+        for leaked in ["s3cret", "cl1ent…", "cl1ent%20", "cl1ent s"] {
+            assert!(!text.contains(leaked), "{leaked:?} from {body:?} in {text}");
+        }
+    }
+}

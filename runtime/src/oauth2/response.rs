@@ -46,7 +46,7 @@ pub(crate) fn parse(
             redactor,
         ));
     }
-    interpret(status, &fields)
+    interpret(status, &fields, redactor)
 }
 
 /// The fields of a JSON object body, or of a form-encoded one.
@@ -67,7 +67,11 @@ fn fields(body: &[u8]) -> Option<Map<String, Value>> {
     })
 }
 
-fn interpret(status: StatusCode, fields: &Map<String, Value>) -> Result<TokenResponse, TokenError> {
+fn interpret(
+    status: StatusCode,
+    fields: &Map<String, Value>,
+    redactor: &Redactor,
+) -> Result<TokenResponse, TokenError> {
     let access_token = string_field(fields, "access_token")
         .filter(|t| !t.is_empty())
         .ok_or(TokenError::MissingField {
@@ -78,7 +82,7 @@ fn interpret(status: StatusCode, fields: &Map<String, Value>) -> Result<TokenRes
     if !token_type.eq_ignore_ascii_case("bearer") {
         let reason = format!(
             "token_type `{}` is not supported (only Bearer)",
-            crate::redact::escape_controls(&excerpt(&token_type, 40))
+            excerpt(&redactor.clean(&token_type), 40)
         );
         return Err(TokenError::UnexpectedResponse {
             status,
@@ -126,7 +130,8 @@ fn oauth_error(
     fields: &Map<String, Value>,
     redactor: &Redactor,
 ) -> TokenError {
-    let text = |value: &str| redactor.clean(&excerpt(value, FIELD_LEN));
+    // Cleaned, then cut: a secret straddling the cut leaves no prefix behind.
+    let text = |value: &str| excerpt(&redactor.clean(value), FIELD_LEN);
     let error = error
         .as_str()
         .map_or_else(|| error.to_string(), str::to_owned);
