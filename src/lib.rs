@@ -9,12 +9,14 @@
 //! # Contents
 //!
 //! - [Quick start](#quick-start)
+//! - [What `#[token_client]` generates](#what-token_client-generates)
 //! - [Attribute reference](#attribute-reference)
 //! - [Return types](#return-types)
 //! - [Errors](#errors)
 //! - [How the provider works](#how-the-provider-works)
 //! - [Sharing one provider between clients](#sharing-one-provider-between-clients)
 //! - [The middleware without the macro](#the-middleware-without-the-macro)
+//! - [A token source of your own](#a-token-source-of-your-own)
 //! - [Testing code that uses a generated client](#testing-code-that-uses-a-generated-client)
 //! - [Logs](#logs)
 //!
@@ -69,6 +71,32 @@
 //!
 //! `cargo run --example quickstart` runs a complete version against an identity provider
 //! and an API started in-process.
+//!
+//! # What `#[token_client]` generates
+//!
+//! For `#[token_client] pub trait Foos { .. }`, in the trait's module:
+//!
+//! - **The trait**, yours, without our attributes, under [`async_trait`]: its methods
+//!   return boxed futures, so `Arc<dyn Foos>` works and tests can implement it with a
+//!   mock (see [Testing](#testing-code-that-uses-a-generated-client)).
+//! - **`pub struct FoosClient`** (same visibility as the trait; renamed with
+//!   `#[token_client(client = Name)]`): `Clone + Send + Sync + Debug`, one `Arc` inside,
+//!   so clones share the HTTP client and the token provider.
+//! - **`FoosClient::builder()`**, a [`ClientBuilder<FoosClient>`](ClientBuilder): the base
+//!   URL, `token_options` or `token_provider`, then `build()`.
+//! - **`impl Foos for FoosClient`**: each method, on a call,
+//!   1. checks and writes its arguments: the path (each `{name}` percent-encoded as one
+//!      segment; an empty or `.`/`..` segment is an error, nothing is sent), the query,
+//!      headers, the body;
+//!   2. takes a token from the provider (a cached one, lock-free, in steady state) and
+//!      sends the request with `Authorization: Bearer ..`, unless `#[no_auth]`;
+//!   3. on a 401, tells the provider the token was rejected and sends once more with a
+//!      fresh one (the request is built again from the arguments, nothing is buffered);
+//!   4. turns the response into the return type (see [Return types](#return-types)).
+//!
+//! Every mistake in the trait is a compile error, and the trait and a stub client are still
+//! generated beside it, so the errors shown are yours, not a cascade about a missing
+//! `FoosClient`.
 //!
 //! # Attribute reference
 //!
@@ -190,10 +218,11 @@
 //! A refresh runs as a tokio task on the runtime of the caller that starts it, and every
 //! caller that needs a token waits for it, on whatever runtime. Share a provider only
 //! between runtimes that keep being driven (a multi-thread runtime always is; a
-//! current-thread runtime only while a thread blocks on it), or give each runtime a
-//! provider of its own. Outside any tokio runtime a cached token is still handed out,
-//! but none can be fetched: the call fails with [`TokenError::NoRuntime`] instead of
-//! hanging. A refresh cut off by its runtime's shutdown fails its waiters with
+//! current-thread runtime only while a thread blocks on it), give each runtime a
+//! provider of its own, or name the runtime refreshes run on:
+//! `SharedTokenProvider::builder(options).runtime(handle)` ([`ProviderBuilder::runtime`]).
+//! Without one, outside any tokio runtime a cached token is still handed out, but none
+//! can be fetched: the call fails with [`TokenError::NoRuntime`] instead of hanging. A refresh cut off by its runtime's shutdown fails its waiters with
 //! [`TokenError::RefreshAborted`], and the next caller starts a new one.
 //!
 //! # Where credentials go
@@ -203,9 +232,9 @@
 //!   redirects (a 3xx is [`TokenError::Redirect`], naming the status and the host): a
 //!   redirect would re-send the client secret, the password or the refresh token
 //!   elsewhere. A loopback token endpoint is reached directly, never through a proxy set
-//!   in the environment. To give that client root certificates or a proxy, build the
-//!   source with [`OAuth2Source::with_client_builder`] and the provider with
-//!   [`SharedTokenProvider::from_source_with_policy`] (with `options.refresh_policy()`).
+//!   in the environment. To give that client root certificates or a proxy:
+//!   `SharedTokenProvider::builder(options).http_client_builder(reqwest::Client::builder()...)`
+//!   ([`ProviderBuilder::http_client_builder`]).
 //! - A token endpoint and a base URL must be `https`, or `http` on a loopback host, unless
 //!   the user opts in (`allow_insecure_http(true)` on [`TokenOptions`] and on the client
 //!   builder); neither may hold a user name or password.
@@ -261,6 +290,41 @@
 //!
 //! `cargo run --example middleware` composes it with `reqwest-retry` (the Rust
 //! counterpart of a token `DelegatingHandler` plus Polly) and explains their order.
+//!
+//! # A token source of your own
+//!
+//! Tokens that come from somewhere else than an OAuth2 token endpoint (a static token, a
+//! file a sidecar rewrites, a cloud metadata endpoint) get the same caching, single
+//! flight and refresh-ahead: implement [`TokenSource`] and wrap it in a
+//! [`SharedTokenProvider`].
+//!
+//! ```
+//! use std::time::Duration;
+//! use token_client::{AccessToken, SharedTokenProvider, TokenError, TokenSource, async_trait};
+//!
+//! /// Reads the token a sidecar keeps fresh in a file; each token lasts 5 minutes.
+//! struct FileToken(std::path::PathBuf);
+//!
+//! #[async_trait]
+//! impl TokenSource for FileToken {
+//!     async fn fetch(&self) -> Result<AccessToken, TokenError> {
+//!         let secret = tokio::fs::read_to_string(&self.0).await.map_err(TokenError::custom)?;
+//!         let expires_at = tokio::time::Instant::now() + Duration::from_secs(300);
+//!         Ok(AccessToken::new(secret.trim(), expires_at))
+//!     }
+//! }
+//!
+//! let provider = SharedTokenProvider::from_source(FileToken("/run/secrets/token".into()));
+//! // `provider` goes to `FoosClient::builder().token_provider(provider)`, or to a
+//! // `TokenMiddleware`.
+//! ```
+//!
+//! A source only fetches; the provider decides when. To replace the provider itself
+//! (a cache of your own), implement [`TokenProvider`]: its `token` returns a
+//! [`TokenFuture`], either [`TokenFuture::ready`] when the token is at hand (no
+//! allocation: the hot path of every call) or [`TokenFuture::new`] around a future when it
+//! must wait. That enum, rather than `async fn` or `async_trait`, keeps the trait usable
+//! as `dyn TokenProvider` without boxing a future on every call.
 //!
 //! # Testing code that uses a generated client
 //!
