@@ -383,18 +383,22 @@ async fn wait(mut receiver: watch::Receiver<Option<Outcome>>) -> Outcome {
 mod tests {
     use super::*;
 
+    /// A source whose fetches never end: these tests look at what is started, not at
+    /// what it brings.
+    struct Never;
+
+    #[async_trait::async_trait]
+    impl TokenSource for Never {
+        async fn fetch(&self) -> Outcome {
+            std::future::pending().await
+        }
+    }
+
     /// The interleaving no test from outside can force: `invalidate` loads the entry, a
     /// background refresh then defers the refresh time (a new entry, the same token), and
     /// only then does `invalidate` swap.
     #[tokio::test(start_paused = true)]
     async fn invalidation_is_not_lost_to_a_deferral_between_its_load_and_its_swap() {
-        struct Never;
-        #[async_trait::async_trait]
-        impl TokenSource for Never {
-            async fn fetch(&self) -> Outcome {
-                std::future::pending().await
-            }
-        }
         let shared = Shared::new(Box::new(Never), RefreshPolicy::default(), None);
         let stale = AccessToken::new("t1", Instant::now() + Duration::from_secs(300));
         shared
@@ -412,5 +416,52 @@ mod tests {
         shared.remove(&stale, loaded);
 
         assert!(shared.cached.load().is_none(), "the rejected token is gone");
+    }
+
+    /// Under the lock, a background refresh checks again what the lock-free read saw:
+    /// between the two, another caller may have started a refresh, a refresh may have
+    /// ended, or failed. Only threads interleave there, so this puts the state in each
+    /// of those shapes and calls it.
+    #[tokio::test(start_paused = true)]
+    async fn a_background_refresh_checks_again_under_the_lock() {
+        let shared = Arc::new(Shared::new(Box::new(Never), RefreshPolicy::default(), None));
+        let due = || {
+            let token = AccessToken::new("t1", Instant::now() + Duration::from_secs(100));
+            Some(Arc::new(Cached {
+                token,
+                refresh_at: Instant::now(),
+            }))
+        };
+        let running = |shared: &Shared| shared.lock().running.clone();
+
+        // A refresh runs, and the token was invalidated meanwhile (absent: due).
+        let (flight, receiver) = shared.register(&mut shared.lock());
+        shared.cached.store(None);
+        shared.refresh_in_background(Instant::now());
+        let still = running(&shared).expect("still running");
+        assert!(still.same_channel(&receiver), "no second refresh started");
+        drop(flight);
+        assert!(running(&shared).is_none());
+
+        // A failure is cooling down.
+        let until = Instant::now() + Duration::from_secs(10);
+        shared.lock().failed = Some((until, TokenError::RefreshAborted));
+        shared.cached.store(due());
+        shared.refresh_in_background(Instant::now());
+        assert!(running(&shared).is_none(), "no refresh inside a cool-down");
+
+        // A refresh just ended: the token is not due any more.
+        shared.lock().failed = None;
+        let fresh = AccessToken::new("t2", Instant::now() + Duration::from_secs(300));
+        shared
+            .cached
+            .store(Some(Arc::new(shared.cache_entry(fresh))));
+        shared.refresh_in_background(Instant::now());
+        assert!(running(&shared).is_none(), "no refresh of a token not due");
+
+        // Due, nothing running, no cool-down: the refresh starts.
+        shared.cached.store(due());
+        shared.refresh_in_background(Instant::now());
+        assert!(running(&shared).is_some());
     }
 }

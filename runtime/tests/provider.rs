@@ -250,6 +250,11 @@ async fn dyn_provider_shares_the_cache() {
     let b = Arc::clone(&provider).token().await.unwrap();
     assert!(a.same_as(&b));
     assert_eq!(source.count(), 1);
+    // Through the `Arc` as through the provider: invalidation reaches the cache.
+    let shared: Arc<Arc<dyn TokenProvider>> = Arc::new(Arc::clone(&provider));
+    shared.invalidate(&a);
+    assert_eq!(provider.token().await.unwrap().secret(), "t2");
+    assert_eq!(source.count(), 2);
 }
 
 /// The same on a real token endpoint and a multi-threaded runtime (real parallelism,
