@@ -10,7 +10,7 @@ use token_client::{
     AccessToken, ApiResponse, Error, SharedTokenProvider, TokenError, TokenOptions, TokenSource,
     async_trait, token_client,
 };
-use wiremock::matchers::{body_json, body_string, header, method, path};
+use wiremock::matchers::{any, body_json, body_string, header, method, path};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 
 // ---- the API under test ----
@@ -83,6 +83,9 @@ pub trait Foos: Send + Sync {
 
     #[get("/foos/{id}")]
     async fn get_response(&self, id: u64) -> Result<ApiResponse<Foo>, Error>;
+
+    #[delete("/tags/{tag}")]
+    async fn untag(&self, tag: &str) -> Result<(), Error>;
 }
 
 // ---- helpers ----
@@ -226,6 +229,45 @@ async fn path_placeholders_are_one_encoded_segment_and_rest_keeps_slashes() {
         foos.file("a/b c", "dir/sub dir/f.txt").await.unwrap(),
         "content"
     );
+}
+
+#[tokio::test]
+async fn an_empty_path_argument_is_refused_and_nothing_is_sent() {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(204))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let (foos, source) = client(&server);
+    let error = foos.untag("").await.unwrap_err();
+    let Error::Request(message) = &error else {
+        panic!("{error:?}")
+    };
+    assert!(message.contains("`{tag}`"), "{message}");
+    let error = foos.file("", "key").await.unwrap_err();
+    let Error::Request(message) = &error else {
+        panic!("{error:?}")
+    };
+    assert!(message.contains("`{bucket}`"), "{message}");
+    assert!(server.received_requests().await.unwrap().is_empty());
+    assert_eq!(
+        source.0.load(Ordering::SeqCst),
+        0,
+        "no token fetched either"
+    );
+}
+
+#[tokio::test]
+async fn an_empty_rest_placeholder_addresses_the_root_of_its_subtree() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/v1/files/b/"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("listing"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (foos, _) = client(&server);
+    assert_eq!(foos.file("b", "").await.unwrap(), "listing");
 }
 
 #[tokio::test]

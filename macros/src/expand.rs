@@ -206,14 +206,12 @@ fn method_impl(client: &Client, method: &Method) -> TokenStream {
     let sig = impl_sig(method);
     let cfgs = attr::cfgs(&method.item.attrs);
     let asserts = method.args.iter().filter_map(|arg| assert_arg(method, arg));
-    let path = build_path(client, method);
     let request = build_request(client, method);
     let decoder = decoder(method.ok_type().expect("checked"));
     quote! {
         #(#cfgs)*
         #sig {
             #(#asserts)*
-            #path
             #request
             // Separate statements, so the request and the send future are gone before
             // decoding starts, and share their room in this method's (boxed) future.
@@ -245,54 +243,18 @@ fn assert_arg(method: &Method, arg: &Arg) -> Option<TokenStream> {
     Some(quote_spanned!(ty.span()=> ::token_client::__private::#check::<#ty>();))
 }
 
-/// `let __tc_path = ..;` from the base path and the template.
-fn build_path(client: &Client, method: &Method) -> TokenStream {
-    let pieces = method.template.as_ref().map_or(&[][..], |t| &t.pieces[..]);
-    let (first, rest) = match pieces.first() {
-        Some(Piece::Lit(text)) => (format!("{}{text}", client.base_path), &pieces[1..]),
-        _ => (client.base_path.clone(), pieces),
-    };
-    let mutability = (!rest.is_empty()).then(|| quote!(mut));
-    let pushes = rest.iter().map(|piece| push_piece(method, piece));
-    quote! {
-        let #mutability __tc_path = <::std::string::String as ::core::convert::From<&str>>::from(#first);
-        #(#pushes)*
-    }
-}
-
-/// Appends one piece of the template to `__tc_path`.
-fn push_piece(method: &Method, piece: &Piece) -> TokenStream {
-    match piece {
-        Piece::Lit(text) => quote!(__tc_path.push_str(#text);),
-        Piece::Var(var) => {
-            let ident = method
-                .arg(&var.name)
-                .and_then(|a| a.ident.as_ref())
-                .expect("checked");
-            let push = if var.rest {
-                quote!(push_rest)
-            } else {
-                quote!(push_segment)
-            };
-            let arg = method.arg(&var.name).expect("checked");
-            let value = borrow_as_type(quote!(#ident), arg.ty);
-            quote!(::token_client::__private::#push(&mut __tc_path, #value);)
-        }
-    }
-}
-
-/// `let __tc_req = ..;` and everything set on it: headers (trait, method, arguments),
-/// query parameters, body, `no_auth`.
+/// `let __tc_req = ..;` and everything set on it: the rest of the path, headers (trait,
+/// method, arguments), query parameters, body, `no_auth`.
 fn build_request(client: &Client, method: &Method) -> TokenStream {
     let verb = method.http.as_ref().expect("checked").verb.constant();
-    let statics = client.headers.iter().chain(&method.headers).map(|h| {
+    let (first, mut stmts) = path_stmts(client, method);
+    stmts.extend(client.headers.iter().chain(&method.headers).map(|h| {
         let (name, value) = (
             LitStr::new(&h.name, h.lit.span()),
             LitStr::new(&h.value, h.lit.span()),
         );
         quote!(__tc_req.static_header(#name, #value);)
-    });
-    let mut stmts: Vec<TokenStream> = statics.collect();
+    }));
     stmts.extend(arg_stmts(method, |b| matches!(b, Binding::Header { .. })));
     stmts.extend(arg_stmts(method, |b| {
         !matches!(b, Binding::Header { .. } | Binding::Path)
@@ -303,9 +265,41 @@ fn build_request(client: &Client, method: &Method) -> TokenStream {
         let #mutability __tc_req = ::token_client::__private::ClientCore::request(
             &self.__tc_core,
             ::token_client::__private::Method::#verb,
-            __tc_path,
+            <::std::string::String as ::core::convert::From<&str>>::from(#first),
         );
         #(#stmts)*
+    }
+}
+
+/// The path the request starts with (the base path and the template's leading text),
+/// and the statements appending the rest of the template to it.
+fn path_stmts(client: &Client, method: &Method) -> (String, Vec<TokenStream>) {
+    let pieces = method.template.as_ref().map_or(&[][..], |t| &t.pieces[..]);
+    let (first, rest) = match pieces.first() {
+        Some(Piece::Lit(text)) => (format!("{}{text}", client.base_path), &pieces[1..]),
+        _ => (client.base_path.clone(), pieces),
+    };
+    (
+        first,
+        rest.iter().map(|piece| push_piece(method, piece)).collect(),
+    )
+}
+
+/// Appends one piece of the template to the request's path. The runtime refuses a
+/// `{name}` that renders empty, and names the placeholder; a `{**rest}` may be empty.
+fn push_piece(method: &Method, piece: &Piece) -> TokenStream {
+    let var = match piece {
+        Piece::Lit(text) => return quote!(__tc_req.path_text(#text);),
+        Piece::Var(var) => var,
+    };
+    let arg = method.arg(&var.name).expect("checked");
+    let ident = arg.ident.as_ref().expect("checked");
+    let value = borrow_as_type(quote!(#ident), arg.ty);
+    if var.rest {
+        quote!(__tc_req.path_rest(#value);)
+    } else {
+        let name = &var.name;
+        quote!(__tc_req.path_segment(#name, #value);)
     }
 }
 

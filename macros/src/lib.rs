@@ -15,6 +15,14 @@ mod path;
 mod valid;
 
 /// Turns an annotated trait into a typed HTTP client; see the `token_client` crate docs.
+///
+/// # Path arguments
+///
+/// A `{name}` placeholder must not render empty: `/foos/{id}` with an empty `id` would
+/// address `/foos/`, another resource, so the call returns `Error::Request` and sends
+/// nothing (as for a `.` or `..` segment). A `{**rest}` may be empty (`/files/` for
+/// `/files/{**path}`: the root of the tree); the template's own text, a trailing `/` or
+/// a `//`, is sent as written.
 #[proc_macro_attribute]
 pub fn token_client(
     args: proc_macro::TokenStream,

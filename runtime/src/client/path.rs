@@ -18,6 +18,10 @@ const REST: &AsciiSet = &SEGMENT.remove(b'/');
 
 /// Appends `value` to `path` as one path segment: every character but the RFC 3986
 /// unreserved ones is percent-encoded, so `a/b` becomes `a%2Fb` and a space `%20`.
+///
+/// Generated code goes through
+/// [`RequestSpec::path_segment`](super::request::RequestSpec::path_segment), which also
+/// refuses a value that renders empty.
 pub fn push_segment<T: ?Sized + Display>(path: &mut String, value: &T) {
     push_encoded(path, value, SEGMENT);
 }

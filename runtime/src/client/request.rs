@@ -6,10 +6,12 @@ use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{HeaderMap, Method};
 use serde::Serialize;
 
+use super::path::{push_rest, push_segment};
+
 /// The request one call sends: method, path, query, headers, body.
 ///
-/// Every method is infallible: a value that cannot be written (a header value with a line
-/// break, a query value serde cannot encode) is remembered, and
+/// Every method is infallible: a value that cannot be written (an empty path segment, a
+/// header value with a line break, a query value serde cannot encode) is remembered, and
 /// [`ClientCore::send`](super::core::ClientCore::send) returns it as
 /// [`Error::Request`](crate::Error::Request) without sending anything.
 pub struct RequestSpec {
@@ -39,6 +41,33 @@ impl RequestSpec {
             no_auth: false,
             error: None,
         }
+    }
+
+    /// Appends literal text of the path template.
+    pub fn path_text(&mut self, text: &str) {
+        self.path.push_str(text);
+    }
+
+    /// Appends `value` as one path segment, percent-encoded as by [`push_segment`].
+    ///
+    /// A value that renders empty is an error naming its `{placeholder}`: `/foos/{id}` with
+    /// an empty `id` would address `/foos/`, another resource, as `..` would. The template's
+    /// own text (a trailing `/`, a `//`) is the author's choice and is sent as written.
+    pub fn path_segment<T: ?Sized + Display>(&mut self, placeholder: &str, value: &T) {
+        let before = self.path.len();
+        push_segment(&mut self.path, value);
+        if self.path.len() == before {
+            self.fail(format!(
+                "path placeholder `{{{placeholder}}}` is empty: an empty segment would send the request to another resource"
+            ));
+        }
+    }
+
+    /// Appends `value` as the rest of the path (a `{**rest}` placeholder), as by
+    /// [`push_rest`]. It may be empty: no segment at all is a rest too (the root of a file
+    /// tree, `/files/` for `/files/{**path}`).
+    pub fn path_rest<T: ?Sized + Display>(&mut self, value: &T) {
+        push_rest(&mut self.path, value);
     }
 
     /// Adds `name=value` to the query. `None` adds nothing; a sequence repeats the key.
@@ -164,5 +193,48 @@ impl fmt::Debug for RequestSpec {
             .field("path", &self.path)
             .field("no_auth", &self.no_auth)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> RequestSpec {
+        RequestSpec::new(Method::DELETE, "/foos/".to_owned())
+    }
+
+    #[test]
+    fn path_pieces_are_appended_in_order() {
+        let mut spec = spec();
+        spec.path_segment("id", &"a/b");
+        spec.path_text("/files/");
+        spec.path_rest(&"dir/x y");
+        assert_eq!(spec.path, "/foos/a%2Fb/files/dir/x%20y");
+        assert_eq!(spec.error, None);
+    }
+
+    #[test]
+    fn an_empty_segment_is_an_error_naming_its_placeholder() {
+        let mut spec = spec();
+        spec.path_segment("id", &"");
+        let error = spec.error.expect("refused");
+        assert!(error.contains("`{id}` is empty"), "{error}");
+    }
+
+    #[test]
+    fn a_placeholder_inside_a_segment_must_not_be_empty_either() {
+        let mut spec = spec();
+        spec.path_text("v");
+        spec.path_segment("version", &String::new());
+        assert!(spec.error.is_some(), "`/foos/v` is another resource too");
+    }
+
+    #[test]
+    fn an_empty_rest_is_no_segment_at_all() {
+        let mut spec = spec();
+        spec.path_rest(&"");
+        assert_eq!(spec.path, "/foos/");
+        assert_eq!(spec.error, None);
     }
 }
