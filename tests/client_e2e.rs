@@ -10,7 +10,7 @@ use token_client::{
     AccessToken, ApiResponse, Error, SharedTokenProvider, TokenError, TokenOptions, TokenSource,
     async_trait, token_client,
 };
-use wiremock::matchers::{any, body_json, body_string, header, method, path};
+use wiremock::matchers::{any, body_bytes, body_json, body_string, header, method, path};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 
 // ---- the API under test ----
@@ -86,6 +86,27 @@ pub trait Foos: Send + Sync {
 
     #[delete("/tags/{tag}")]
     async fn untag(&self, tag: &str) -> Result<(), Error>;
+
+    #[put("/blobs/{name}")]
+    async fn put_slice(
+        &self,
+        name: &str,
+        #[body(bytes = "application/octet-stream")] data: &[u8],
+    ) -> Result<(), Error>;
+
+    #[put("/blobs/{name}")]
+    #[allow(clippy::ptr_arg)] // a `&Vec<u8>`, as callers holding a `Vec` write it
+    async fn put_vec(
+        &self,
+        name: &str,
+        #[body(bytes = "application/octet-stream")] data: &Vec<u8>,
+    ) -> Result<(), Error>;
+
+    #[post("/notes")]
+    async fn note(
+        &self,
+        #[body(text = "text/plain; charset=utf-8")] text: &str,
+    ) -> Result<(), Error>;
 }
 
 // ---- helpers ----
@@ -268,6 +289,35 @@ async fn an_empty_rest_placeholder_addresses_the_root_of_its_subtree() {
         .await;
     let (foos, _) = client(&server);
     assert_eq!(foos.file("b", "").await.unwrap(), "listing");
+}
+
+#[tokio::test]
+async fn borrowed_bodies_are_sent_byte_for_byte() {
+    let server = MockServer::start().await;
+    let bytes = [0_u8, 1, 0x7f, 0x80, 0xff];
+    for name in ["slice", "vec"] {
+        Mock::given(method("PUT"))
+            .and(path(format!("/api/v1/blobs/{name}")))
+            .and(header("content-type", "application/octet-stream"))
+            .and(body_bytes(bytes.to_vec()))
+            .respond_with(ResponseTemplate::new(204))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("POST"))
+        .and(path("/api/v1/notes"))
+        .and(header("content-type", "text/plain; charset=utf-8"))
+        .and(body_bytes("naïve ✓".as_bytes()))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (foos, _) = client(&server);
+    foos.put_slice("slice", &bytes[..]).await.unwrap();
+    foos.put_vec("vec", &bytes.to_vec()).await.unwrap();
+    let text = String::from("naïve ✓");
+    foos.note(&text).await.unwrap();
 }
 
 #[tokio::test]

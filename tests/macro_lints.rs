@@ -81,6 +81,14 @@ pub trait Widgets: Send + Sync {
         #[body(bytes = "application/octet-stream")] data: Vec<u8>,
     ) -> Result<bytes::Bytes, token_client::Error>;
 
+    /// Stores borrowed bytes under a name.
+    #[put("/blobs/{name}.bin")]
+    async fn store(
+        &self,
+        name: &str,
+        #[body(bytes = "application/octet-stream")] data: &[u8],
+    ) -> Result<(), token_client::Error>;
+
     /// Only where the configuration says so.
     #[cfg_attr(all(), cfg(all()))]
     #[get("/gated")]

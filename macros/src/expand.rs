@@ -338,15 +338,21 @@ fn arg_stmt(arg: &Arg, binding: &Binding) -> TokenStream {
     }
 }
 
-/// The statement that sets the body.
+/// The statement that sets the body. Text and bytes are moved in when owned; borrowed
+/// bytes (`&[u8]`, `&Vec<u8>`) are copied, as a body must own them (`&str` and `&String`
+/// are `Into<String>`, which copies them too).
 fn body_stmt(arg: &Arg, kind: &BodyKind) -> TokenStream {
     let ident = arg.ident.as_ref().expect("checked");
     let value = borrow_as_type(quote!(#ident), arg.ty);
     let moved = respan(quote!(#ident), arg.ty.span());
+    let borrowed = ast::strip_refs(arg.ty).1 > 0;
     match kind {
         BodyKind::Json => quote!(__tc_req.json(#value);),
         BodyKind::Form => quote!(__tc_req.form(#value);),
         BodyKind::Text(content_type) => quote!(__tc_req.text(#moved, #content_type);),
+        BodyKind::Bytes(content_type) if borrowed => {
+            quote!(__tc_req.copy_bytes(#value, #content_type);)
+        }
         BodyKind::Bytes(content_type) => quote!(__tc_req.bytes(#moved, #content_type);),
     }
 }

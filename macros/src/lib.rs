@@ -23,6 +23,12 @@ mod valid;
 /// nothing (as for a `.` or `..` segment). A `{**rest}` may be empty (`/files/` for
 /// `/files/{**path}`: the root of the tree); the template's own text, a trailing `/` or
 /// a `//`, is sent as written.
+///
+/// # Text and bytes bodies
+///
+/// `#[body(text = "..")]` takes an `impl Into<String>` (`String`, `&str`, `&String`);
+/// `#[body(bytes = "..")]` takes an owned `impl Into<Bytes>` (`Vec<u8>`, `Bytes`), moved
+/// in, or a reference to `impl AsRef<[u8]>` (`&[u8]`, `&Vec<u8>`), copied.
 #[proc_macro_attribute]
 pub fn token_client(
     args: proc_macro::TokenStream,

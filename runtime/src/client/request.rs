@@ -144,9 +144,16 @@ impl RequestSpec {
         self.set_body(text.into().into(), content_type);
     }
 
-    /// Sends `bytes` with the given content type.
+    /// Sends `bytes` with the given content type, moved in without a copy.
     pub fn bytes(&mut self, bytes: impl Into<bytes::Bytes>, content_type: &'static str) {
         self.set_body(bytes.into(), content_type);
+    }
+
+    /// Sends a copy of borrowed `bytes` (`&[u8]`, `&Vec<u8>`, `&str`...) with the given
+    /// content type: a body owns its bytes, whose borrow ends with the call.
+    pub fn copy_bytes<T: ?Sized + AsRef<[u8]>>(&mut self, bytes: &T, content_type: &'static str) {
+        let bytes = bytes::Bytes::copy_from_slice(bytes.as_ref());
+        self.set_body(bytes, content_type);
     }
 
     fn set_body(&mut self, bytes: bytes::Bytes, content_type: &str) {
@@ -236,5 +243,16 @@ mod tests {
         spec.path_rest(&"");
         assert_eq!(spec.path, "/foos/");
         assert_eq!(spec.error, None);
+    }
+
+    #[test]
+    fn borrowed_bytes_are_copied_into_the_body() {
+        let mut spec = spec();
+        let data = vec![0_u8, 255];
+        spec.copy_bytes(&data, "application/octet-stream");
+        drop(data);
+        let body = spec.body.expect("body");
+        assert_eq!(&body.bytes[..], &[0, 255]);
+        assert_eq!(body.content_type, "application/octet-stream");
     }
 }
