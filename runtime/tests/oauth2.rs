@@ -544,6 +544,41 @@ async fn oversized_body() {
     .await;
 }
 
+/// The limit is inclusive: a response of exactly 64 KiB (announced by its length) is read.
+#[tokio::test]
+async fn a_body_of_exactly_the_limit_is_read() {
+    let server = MockServer::start().await;
+    let head = r#"{"access_token":"big","token_type":"Bearer","expires_in":60,"pad":""#;
+    let body = format!("{head}{}\"}}", "x".repeat(65536 - head.len() - 2));
+    assert_eq!(body.len(), 65536);
+    Mock::given(method("POST"))
+        .respond_with(json(200, &body))
+        .expect(1)
+        .mount(&server)
+        .await;
+    assert_eq!(fetch(options(&server)).await.unwrap().secret(), "big");
+}
+
+/// `Debug` of a source names it and says whether it holds a refresh token, not which.
+#[tokio::test]
+async fn a_sources_debug_says_whether_it_holds_a_refresh_token() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(with_refresh("a", "r-secret"))
+        .mount(&server)
+        .await;
+    let source = OAuth2Source::new(options(&server)).unwrap();
+    let before = format!("{source:?}");
+    assert!(before.starts_with("OAuth2Source") && before.contains("has_refresh_token: false"));
+    source.fetch().await.unwrap();
+    let after = format!("{source:?}");
+    assert!(after.contains("has_refresh_token: true"), "{after}");
+    assert!(
+        !after.contains("r-secret") && !after.contains("\"secret\""),
+        "{after}"
+    );
+}
+
 #[tokio::test]
 async fn unsupported_token_type() {
     fails_then_recovers(
