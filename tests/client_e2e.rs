@@ -579,6 +579,61 @@ async fn api_response_holds_status_headers_and_body_or_error() {
 }
 
 #[tokio::test]
+async fn types_of_yours_named_response_or_api_response_are_decoded_from_json() {
+    #[derive(Debug, PartialEq, Deserialize)]
+    pub struct Response {
+        pub ok: bool,
+    }
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    pub struct ApiResponse {
+        pub code: u16,
+    }
+
+    mod envelope {
+        #[derive(Debug, PartialEq, serde::Deserialize)]
+        pub struct ApiResponse<T> {
+            pub data: T,
+        }
+    }
+
+    #[token_client]
+    pub trait Mine {
+        #[get("/response")]
+        async fn response(&self) -> Result<Response, Error>;
+
+        #[get("/api-response")]
+        async fn api_response(&self) -> Result<ApiResponse, Error>;
+
+        #[get("/envelope")]
+        async fn envelope(&self) -> Result<envelope::ApiResponse<Foo>, Error>;
+    }
+
+    let server = MockServer::start().await;
+    let answers = [
+        ("/response", serde_json::json!({ "ok": true })),
+        ("/api-response", serde_json::json!({ "code": 7 })),
+        ("/envelope", serde_json::json!({ "data": seven() })),
+    ];
+    for (at, body) in answers {
+        Mock::given(path(at))
+            .respond_with(json(&body))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let mine = MineClient::builder()
+        .base_url(server.uri())
+        .token_provider(SharedTokenProvider::from_source(Counting::default()))
+        .build()
+        .unwrap();
+    assert_eq!(mine.response().await.unwrap(), Response { ok: true });
+    assert_eq!(mine.api_response().await.unwrap(), ApiResponse { code: 7 });
+    let wrapped = mine.envelope().await.unwrap();
+    assert_eq!(wrapped, envelope::ApiResponse { data: seven() });
+}
+
+#[tokio::test]
 async fn token_failure_is_an_error_token_and_sends_nothing() {
     let server = MockServer::start().await;
     let options = TokenOptions::client_credentials("http://127.0.0.1:9/token", "svc", "secret");

@@ -4,7 +4,7 @@
 use proc_macro2::TokenStream;
 use quote::format_ident;
 use syn::{FnArg, GenericArgument, Ident, ItemTrait, Pat, PatType, PathArguments, ReturnType};
-use syn::{TraitItem, TraitItemFn, Type};
+use syn::{TraitItem, TraitItemFn, Type, TypePath};
 
 use crate::attr::{self, ArgAttr, ArgRole, BodyKind, Http, StaticHeader};
 use crate::ctxt::Ctxt;
@@ -242,6 +242,26 @@ pub(crate) fn generic_args<'t>(ty: &'t Type, name: &str) -> Option<Vec<&'t Gener
     match &last.arguments {
         PathArguments::AngleBracketed(args) => Some(args.args.iter().collect()),
         _ => Some(Vec::new()),
+    }
+}
+
+/// The generic arguments of `ty` when it is written as one of `paths` (a leading `::`
+/// allowed), arguments on the last segment only.
+pub(crate) fn path_args<'t>(ty: &'t Type, paths: &[&[&str]]) -> Option<Vec<&'t GenericArgument>> {
+    let Type::Path(TypePath { qself: None, path }) = peel(ty) else {
+        return None;
+    };
+    let segments = &path.segments;
+    let last = segments.last()?;
+    let init = segments.iter().take(segments.len() - 1);
+    let plain = init.into_iter().all(|s| s.arguments.is_none());
+    let written = segments.iter().map(|s| &s.ident);
+    let known = paths.iter().any(|p| written.clone().eq(p.iter().copied()));
+    (plain && known).then_some(())?;
+    match &last.arguments {
+        PathArguments::AngleBracketed(args) => Some(args.args.iter().collect()),
+        PathArguments::None => Some(Vec::new()),
+        PathArguments::Parenthesized(_) => None,
     }
 }
 

@@ -207,7 +207,8 @@ fn method_impl(client: &Client, method: &Method) -> TokenStream {
     let cfgs = attr::cfgs(&method.item.attrs);
     let asserts = method.args.iter().filter_map(|arg| assert_arg(method, arg));
     let request = build_request(client, method);
-    let decoder = decoder(method.ok_type().expect("checked"));
+    let ok = method.ok_type().expect("checked");
+    let decode = decode_expr(ok);
     quote! {
         #(#cfgs)*
         #sig {
@@ -217,15 +218,28 @@ fn method_impl(client: &Client, method: &Method) -> TokenStream {
             // decoding starts, and share their room in this method's (boxed) future.
             let __tc_sent = ::token_client::__private::ClientCore::send(&self.__tc_core, &__tc_req).await;
             ::core::mem::drop(__tc_req);
-            let __tc_out = match __tc_sent {
+            let __tc_out: ::core::result::Result<#ok, ::token_client::Error> = match __tc_sent {
                 ::core::result::Result::Ok(__tc_response) => {
-                    <#decoder as ::token_client::__private::Decode>::decode(__tc_response).await
+                    #decode
                 }
                 ::core::result::Result::Err(__tc_error) => ::core::result::Result::Err(__tc_error),
             };
             ::core::result::Result::map_err(__tc_out, ::core::convert::From::from)
         }
     }
+}
+
+/// `<Decoder as Decode>::decode(__tc_response).await` for the output type `ok`, spanned
+/// as `ok` is written: a type that cannot be decoded, or a decoder whose output is not
+/// `ok` (a generic model of the user's written bare `ApiResponse<T>`), is reported on it.
+fn decode_expr(ok: &Type) -> TokenStream {
+    let (first, last) = type_spans(ok);
+    let decoder = decoder(ok);
+    let close = quote_spanned!(last=> >);
+    let path =
+        quote_spanned!(first=> <#decoder as ::token_client::__private::Decode #close::decode);
+    let call = respan(quote!((__tc_response).await), last);
+    quote!(#path #call)
 }
 
 /// The compile-time check of one argument's type, spanned so rustc's error lands on
@@ -364,13 +378,20 @@ fn body_stmt(arg: &Arg, kind: &BodyKind) -> TokenStream {
 /// call, and rustc reports the two as one error: the assert's, with the runtime's message.
 fn borrow_as_type(expr: TokenStream, ty: &Type) -> TokenStream {
     let (inner, depth) = ast::strip_refs(ty);
-    let mut spans = inner.to_token_stream().into_iter().map(|t| t.span());
-    let first = spans.next().unwrap_or_else(Span::call_site);
-    let last = spans.last().unwrap_or(first);
+    let (first, last) = type_spans(inner);
     let derefs = (0..depth).map(|_| quote!(*));
     let amp = quote_spanned!(first=> &);
     let expr = respan(quote!(#(#derefs)* #expr), last);
     quote!(#amp #expr)
+}
+
+/// The spans of the first and last tokens of `ty`. Generated code that starts with the
+/// first and ends with the second is, to rustc, written where `ty` is: its errors
+/// underline the whole type (`Span::join` being nightly-only).
+fn type_spans(ty: &Type) -> (Span, Span) {
+    let mut spans = ty.to_token_stream().into_iter().map(|t| t.span());
+    let first = spans.next().unwrap_or_else(Span::call_site);
+    (first, spans.last().unwrap_or(first))
 }
 
 /// `tokens` with every span set to `span` (used on our own tokens only).
@@ -384,23 +405,108 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
         .collect()
 }
 
-/// The decoder marker for `T` of `Result<T, E>` (table in notes/interface.md).
+/// The decoder marker for `T` of `Result<T, E>`.
+///
+/// A macro sees how a type is written, not what it names, so the special return types
+/// are recognised by their written path ([`PLAIN`], [`API_RESPONSE`]), and any other type
+/// is a JSON model. `Response` and `Bytes` written bare are models: they are other crates'
+/// names and common model names, and `use reqwest::Response` cannot be told from
+/// `struct Response`. `String` and `ApiResponse<U>` written bare are ours (the prelude's,
+/// and this crate's as the guide imports it); a model of the user's named `ApiResponse` is
+/// one when it takes no type argument, or when written through its path
+/// (`models::ApiResponse<T>`).
 fn decoder(ty: &Type) -> TokenStream {
-    let private = quote!(::token_client::__private);
+    // Spanned as `ty`, so that a type that cannot be decoded is reported on it.
+    let (first, last) = type_spans(ty);
+    let private = quote_spanned!(first=> ::token_client::__private);
+    let close = quote_spanned!(last=> >);
     if let Type::Tuple(tuple) = ast::peel(ty)
         && tuple.elems.is_empty()
     {
-        return quote!(#private::Unit);
+        return quote_spanned!(first=> #private::Unit);
     }
-    for (name, marker) in [("String", "Text"), ("Bytes", "Bytes"), ("Response", "Raw")] {
-        if ast::generic_args(ty, name).is_some_and(|args| args.is_empty()) {
-            let marker = format_ident!("{marker}");
-            return quote!(#private::#marker);
-        }
-    }
-    if let Some([GenericArgument::Type(inner)]) = ast::generic_args(ty, "ApiResponse").as_deref() {
+    if let Some([GenericArgument::Type(inner)]) = ast::path_args(ty, API_RESPONSE).as_deref() {
         let inner = decoder(inner);
-        return quote!(#private::WithResponse<#inner>);
+        return quote_spanned!(first=> #private::WithResponse<#inner #close);
     }
-    quote!(#private::Json<#ty>)
+    let plain = PLAIN
+        .iter()
+        .find(|(paths, _)| ast::path_args(ty, paths).is_some_and(|args| args.is_empty()));
+    if let Some((_, marker)) = plain {
+        let marker = format_ident!("{marker}", span = first);
+        return quote_spanned!(first=> #private::#marker);
+    }
+    quote_spanned!(first=> #private::Json<#ty #close)
+}
+
+/// How the return types without type argument that are not JSON models are written (a
+/// leading `::` allowed), with their decoder marker.
+const PLAIN: [(&[&[&str]], &str); 3] = [
+    (
+        &[
+            &["String"],
+            &["std", "string", "String"],
+            &["alloc", "string", "String"],
+        ],
+        "Text",
+    ),
+    (&[&["bytes", "Bytes"]], "Bytes"),
+    (
+        &[
+            &["reqwest", "Response"],
+            &["token_client", "reqwest", "Response"],
+        ],
+        "Raw",
+    ),
+];
+
+/// How `ApiResponse<U>` is written (a leading `::` allowed).
+const API_RESPONSE: &[&[&str]] = &[&["ApiResponse"], &["token_client", "ApiResponse"]];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The decoder chosen for a return type, as text: `Json < Foo >` becomes `Json<Foo>`.
+    fn decoder_of(ty: &str) -> String {
+        let ty: Type = syn::parse_str(ty).expect("a type");
+        let decoder = decoder(&ty).to_string().replace(' ', "");
+        decoder.replace("::token_client::__private::", "")
+    }
+
+    #[test]
+    fn special_return_types_are_recognised_by_their_written_path() {
+        assert_eq!(decoder_of("()"), "Unit");
+        assert_eq!(decoder_of("String"), "Text");
+        assert_eq!(decoder_of("::std::string::String"), "Text");
+        assert_eq!(decoder_of("bytes::Bytes"), "Bytes");
+        assert_eq!(decoder_of("::bytes::Bytes"), "Bytes");
+        assert_eq!(decoder_of("reqwest::Response"), "Raw");
+        assert_eq!(decoder_of("token_client::reqwest::Response"), "Raw");
+        assert_eq!(decoder_of("::token_client::reqwest::Response"), "Raw");
+        assert_eq!(decoder_of("ApiResponse<Foo>"), "WithResponse<Json<Foo>>");
+        assert_eq!(
+            decoder_of("token_client::ApiResponse<String>"),
+            "WithResponse<Text>"
+        );
+        assert_eq!(
+            decoder_of("ApiResponse<reqwest::Response>"),
+            "WithResponse<Raw>"
+        );
+    }
+
+    #[test]
+    fn types_of_the_users_with_the_same_last_name_are_json_models() {
+        assert_eq!(decoder_of("Response"), "Json<Response>");
+        assert_eq!(decoder_of("models::Response"), "Json<models::Response>");
+        assert_eq!(decoder_of("crate::Response"), "Json<crate::Response>");
+        assert_eq!(decoder_of("Bytes"), "Json<Bytes>");
+        assert_eq!(decoder_of("ApiResponse"), "Json<ApiResponse>");
+        assert_eq!(
+            decoder_of("models::ApiResponse<Foo>"),
+            "Json<models::ApiResponse<Foo>>"
+        );
+        assert_eq!(decoder_of("self::String"), "Json<self::String>");
+        assert_eq!(decoder_of("Vec<String>"), "Json<Vec<String>>");
+    }
 }

@@ -16,6 +16,25 @@ mod valid;
 
 /// Turns an annotated trait into a typed HTTP client; see the `token_client` crate docs.
 ///
+/// # How return types are read
+///
+/// A macro sees how a type is written, not what it names. In `Result<T, E>`, `T` is
+/// decoded from JSON unless it is written as one of these paths (a leading `::` allowed):
+///
+/// | `T` written | the method returns |
+/// |---|---|
+/// | `()` | nothing |
+/// | `String`, `std::string::String` | the body as text |
+/// | `bytes::Bytes` | the raw body |
+/// | `reqwest::Response`, `token_client::reqwest::Response` | the response itself |
+/// | `ApiResponse<U>`, `token_client::ApiResponse<U>` | status, headers and the body as `U` |
+///
+/// So a model of yours named `Response` or `Bytes` is decoded from JSON, and so is
+/// `Response` imported from reqwest and written bare: write `reqwest::Response` in full.
+/// `ApiResponse<U>` written bare is this crate's (as imported from `token_client`); a
+/// generic model of yours with that name is written through its path
+/// (`models::ApiResponse<T>`), a non-generic one may be written bare.
+///
 /// # Path arguments
 ///
 /// A `{name}` placeholder must not render empty: `/foos/{id}` with an empty `id` would

@@ -44,7 +44,18 @@ pub struct Raw;
 /// An [`ApiResponse`] holding status, headers and the output of `M`; never fails on status.
 pub struct WithResponse<M>(PhantomData<fn() -> M>);
 
-impl<T: DeserializeOwned> Decode for Json<T> {
+/// A method output decoded from JSON: any [`DeserializeOwned`] type. Its message names the
+/// types the macro decodes otherwise, which it recognises by how they are written.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be decoded from JSON",
+    label = "this return type does not implement `serde::Deserialize`",
+    note = "a return type is decoded from JSON unless written `()`, `String`, `bytes::Bytes`, `reqwest::Response` or `ApiResponse<T>`: for the response itself, write `reqwest::Response` in full"
+)]
+pub(crate) trait JsonOutput: DeserializeOwned {}
+
+impl<T: DeserializeOwned> JsonOutput for T {}
+
+impl<T: JsonOutput> Decode for Json<T> {
     type Output = T;
 
     async fn decode(response: Response) -> Result<T, Error> {
