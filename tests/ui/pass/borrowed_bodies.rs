@@ -37,7 +37,10 @@ pub trait Blobs {
 
     /// Text from a `&str`.
     #[post("/notes/str")]
-    async fn note_str(&self, #[body(text = "text/plain")] text: &str) -> Result<(), token_client::Error>;
+    async fn note_str(
+        &self,
+        #[body(text = "text/plain")] text: &str,
+    ) -> Result<(), token_client::Error>;
 
     /// Text from a borrowed `String`.
     #[post("/notes/string")]

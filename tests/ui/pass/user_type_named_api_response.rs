@@ -42,9 +42,7 @@ pub trait Service {
 
     /// Status and headers beside the body, written in full.
     #[get("/foo")]
-    async fn foo_with_status(
-        &self,
-    ) -> Result<token_client::ApiResponse<Foo>, token_client::Error>;
+    async fn foo_with_status(&self) -> Result<token_client::ApiResponse<Foo>, token_client::Error>;
 }
 
 fn main() {
