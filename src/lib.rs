@@ -108,7 +108,7 @@
 //! | `#[headers("Name: value", ...)]` | trait | static headers sent by every method |
 //! | `#[get("/path")]`, `#[post]`, `#[put]`, `#[patch]`, `#[delete]`, `#[head]`, `#[options]` | method | HTTP method and path template (exactly one per method) |
 //! | `{name}` in a path | path template | the argument `name`, percent-encoded as one segment (`a/b` → `a%2Fb`) |
-//! | `{**name}` in a path | path template, last segment | the argument `name`, percent-encoded but keeping `/` |
+//! | `{**name}` in a path | path template, last segment | the argument `name`, percent-encoded but keeping `/`; may be empty (the root of the subtree) |
 //! | `#[headers("Name: value", ...)]` | method | static headers for this method (override the trait's) |
 //! | `#[no_auth]` | method | sends no token (and needs no token configuration if every method has it) |
 //! | `#[query]`, `#[query("name")]` | argument | a query parameter: scalars, `Option` (left out when `None`), sequences (key repeated) |
@@ -117,7 +117,7 @@
 //! | `#[body]` | argument | JSON body (`Content-Type: application/json`) |
 //! | `#[body(form)]` | argument | `application/x-www-form-urlencoded` body |
 //! | `#[body(text = "text/plain")]` | argument | the argument (`impl Into<String>`) as a text body with that content type |
-//! | `#[body(bytes = "application/octet-stream")]` | argument | the argument (`impl Into<Bytes>`) as a raw body with that content type |
+//! | `#[body(bytes = "application/octet-stream")]` | argument | the argument as a raw body with that content type: owned `impl Into<Bytes>` (moved) or `&impl AsRef<[u8]>` (copied) |
 //! | `#[header("X-Name")]` | argument | a header from the argument's `Display` (`Option`: left out when `None`); overrides method and trait headers |
 //!
 //! Trait-level `#[headers]` goes *below* `#[token_client]` (attributes above it are not
@@ -144,6 +144,13 @@
 //! | `reqwest::Response` | the response itself | `Ok(response)`: status not checked |
 //! | [`ApiResponse<U>`](ApiResponse) | status, headers, and the body decoded as `U` or the error | `Ok(api_response)`, holding `Err(Error::Api)` |
 //!
+//! The macro sees how a type is written, not what it is, so the special types are
+//! recognised by their written path: `String` (or `std::string::String`), `bytes::Bytes`,
+//! `reqwest::Response` (or `token_client::reqwest::Response`), `ApiResponse<U>` (or
+//! `token_client::ApiResponse<U>`). Anything else is decoded from JSON, so a model of
+//! yours named `Response` or `Bytes` is yours; a bare `Response` imported from reqwest is
+//! refused at compile time with a note to write `reqwest::Response` in full.
+//!
 //! # Errors
 //!
 //! Every call returns [`Error`]:
@@ -156,7 +163,8 @@
 //! - [`Error::Decode`]: the body did not decode into `T` ([`DecodeError`] keeps a short
 //!   excerpt of it);
 //! - [`Error::Transport`]: the request could not be sent or the response not received;
-//! - [`Error::Request`]: an argument could not be written (a header value with a line break);
+//! - [`Error::Request`]: an argument could not be written (a header value with a line
+//!   break, an empty or `..` path segment): nothing was sent;
 //! - [`Error::Build`]: the client could not be built (see [`ClientBuilder::build`]).
 //!
 //! [`Error::status`] gives the HTTP status wherever there is one. No error, and no
@@ -241,7 +249,9 @@
 //! - Errors carry no secret: text from the token endpoint is cleaned of every secret the
 //!   request carried (client secret, password, refresh token; raw, form- and
 //!   percent-encoded, and the Basic header's base64), control characters are escaped so
-//!   a server cannot forge a log line, and URLs in errors lose their query.
+//!   a server cannot forge a log line, and URLs in errors lose their query. An API's
+//!   error page that echoes the access token it refused keeps its text in
+//!   [`ApiError::body`] with the token cut out.
 //!
 //! # Sharing one provider between clients
 //!

@@ -139,3 +139,62 @@ async fn a_transport_error_does_not_show_the_query() {
     assert!(text.contains("/items/7"), "the URL is still named: {text}");
     assert!(!text.contains("qu3ry-s3cret"), "{text}");
 }
+
+/// An API that echoes the token it refused ("invalid token eyJ...") does not put it in
+/// an error: the body is kept, the token cut out; so for the token of the retry after a
+/// 401.
+#[tokio::test]
+async fn an_error_page_echoing_the_token_does_not_carry_it_into_the_error() {
+    let idp = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(token("acc-3x9-first"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&idp)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(token("acc-7q2-second"))
+        .expect(1)
+        .mount(&idp)
+        .await;
+    let api = MockServer::start().await;
+    let echo = |request: &wiremock::Request| {
+        let header = request
+            .headers
+            .get("authorization")
+            .unwrap()
+            .to_str()
+            .unwrap();
+        let status = if request.url.path() == "/items/1" {
+            403
+        } else {
+            401
+        };
+        ResponseTemplate::new(status).set_body_string(format!("rejected: {header}\nbye"))
+    };
+    Mock::given(method("GET"))
+        .respond_with(echo)
+        .expect(3)
+        .mount(&api)
+        .await;
+    let options = TokenOptions::client_credentials(format!("{}/token", idp.uri()), "svc", "s");
+    let items = ItemsClient::builder()
+        .base_url(api.uri())
+        .token_options(options)
+        .build()
+        .unwrap();
+    // 403 with the first token; then 401, a fresh token, and 401 again.
+    for id in [1, 2] {
+        let Error::Api(api_error) = items.get(id, "k").await.unwrap_err() else {
+            panic!("an API error")
+        };
+        assert_eq!(
+            api_error.body.lines().nth(1),
+            Some("bye"),
+            "the body is kept"
+        );
+        let text = format!("{api_error} {api_error:?} {}", api_error.body);
+        assert!(text.contains("rejected: Bearer <redacted>"), "{text}");
+        assert!(!text.contains("acc-"), "{text}");
+    }
+}

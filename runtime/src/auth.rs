@@ -2,7 +2,7 @@
 //! [`TokenMiddleware`](crate::TokenMiddleware) and the generated clients.
 
 use http::{StatusCode, header::AUTHORIZATION};
-use reqwest::Request;
+use reqwest::{Request, Response};
 
 use crate::{AccessToken, TokenError, TokenProvider};
 
@@ -10,6 +10,12 @@ use crate::{AccessToken, TokenError, TokenProvider};
 pub(crate) struct Authorized {
     token: AccessToken,
 }
+
+/// The access token a request carried, kept on its non-success response: the
+/// [`ApiError`](crate::ApiError) built from that response cleans it from the body, where
+/// an API may echo it ("invalid token eyJ...").
+#[derive(Clone)]
+pub(crate) struct SentToken(pub(crate) AccessToken);
 
 /// Adds `Authorization: Bearer <token>` to `request`, unless it already has an
 /// `Authorization` header (then `None` comes back: the caller owns authentication).
@@ -26,21 +32,32 @@ pub(crate) async fn authorize(
 }
 
 impl Authorized {
+    /// `response` to the authorized request, carrying its token when the status is not a
+    /// success (the rare path: nothing is added to a successful call).
+    pub(crate) fn mark(&self, mut response: Response) -> Response {
+        if !response.status().is_success() {
+            response
+                .extensions_mut()
+                .insert(SentToken(self.token.clone()));
+        }
+        response
+    }
+
     /// Called with the status of the response to the authorized request. On 401, drops
     /// the token it used from the provider (compare-and-invalidate: concurrent 401s for
     /// one token cause one refresh), then asks `replay` for the request to send again
     /// (`None`: retries are off, or the body cannot be replayed) and returns it carrying a
-    /// fresh token.
+    /// fresh token, with that token's `Authorized`.
     ///
     /// `replay` is only called on a 401: the middleware hands over a copy it took before
     /// sending; the generated clients build the request again, so they copy nothing on
     /// the common path.
     pub(crate) async fn retry_after(
-        self,
+        &self,
         provider: &dyn TokenProvider,
         status: StatusCode,
         replay: impl FnOnce() -> Option<Request>,
-    ) -> Result<Option<Request>, TokenError> {
+    ) -> Result<Option<(Request, Authorized)>, TokenError> {
         if status != StatusCode::UNAUTHORIZED {
             return Ok(None);
         }
@@ -51,7 +68,7 @@ impl Authorized {
         let token = provider.token().await?;
         set_bearer(&mut replay, &token)?;
         tracing::debug!("retrying once after 401 with a fresh token");
-        Ok(Some(replay))
+        Ok(Some((replay, Authorized { token })))
     }
 }
 

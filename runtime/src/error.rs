@@ -165,7 +165,8 @@ pub enum Error {
     /// The response body could not be decoded into the expected type.
     #[error(transparent)]
     Decode(#[from] DecodeError),
-    /// The request could not be built (an argument could not be written as a header or query value).
+    /// The request could not be built: an argument could not be written as a header or
+    /// query value, or made an empty or `.`/`..` path segment. Nothing was sent.
     #[error("invalid request: {0}")]
     Request(String),
     /// The client could not be built.

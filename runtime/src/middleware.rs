@@ -78,7 +78,7 @@ impl Middleware for TokenMiddleware {
             .retry_after(provider, response.status(), || replay)
             .await
         {
-            Ok(Some(replay)) => next.run(replay, extensions).await,
+            Ok(Some((replay, _))) => next.run(replay, extensions).await,
             Ok(None) => Ok(response),
             Err(error) => Err(reqwest_middleware::Error::middleware(error)),
         }

@@ -39,6 +39,12 @@ impl Redactor {
     /// `text` with every secret, in any encoding, replaced by [`REDACTED`] (the longest
     /// match at each place), and control characters escaped.
     pub(crate) fn clean(&self, text: &str) -> String {
+        escape_controls(&self.scrub(text))
+    }
+
+    /// `text` with every secret, in any encoding, replaced by [`REDACTED`]; nothing else
+    /// changed (for a body handed to the user as it came).
+    pub(crate) fn scrub(&self, text: &str) -> String {
         let bytes = text.as_bytes();
         let mut cleaned = String::with_capacity(text.len());
         let (mut at, mut kept) = (0, 0);
@@ -62,7 +68,7 @@ impl Redactor {
             }
         }
         cleaned.push_str(&text[kept..]);
-        escape_controls(&cleaned)
+        cleaned
     }
 }
 

@@ -78,7 +78,7 @@ impl ClientCore {
             return Ok(response);
         };
         if response.status() != StatusCode::UNAUTHORIZED {
-            return Ok(response);
+            return Ok(authorized.mark(response));
         }
         // Rare: boxed, so that the retry does not grow every call's future.
         Box::pin(self.retry(authorized, response, spec)).await
@@ -127,8 +127,8 @@ impl ClientCore {
             .retry_after(provider, response.status(), rebuild)
             .await?
         {
-            Some(replay) => self.transmit(replay).await,
-            None => Ok(response),
+            Some((replay, fresh)) => Ok(fresh.mark(self.transmit(replay).await?)),
+            None => Ok(authorized.mark(response)),
         }
     }
 

@@ -9,8 +9,10 @@ use reqwest::Response;
 use serde::de::DeserializeOwned;
 
 use super::api_response::ApiResponse;
+use crate::auth::SentToken;
 use crate::body::read_capped;
 use crate::error::{EXCERPT_LEN, excerpt};
+use crate::redact::Redactor;
 use crate::{ApiError, DecodeError, Error};
 
 /// How much of a non-success body is kept in [`ApiError::body`]: an error page is for
@@ -121,10 +123,18 @@ async fn success(response: Response) -> Result<Response, Error> {
 async fn api_error(mut response: Response) -> Error {
     let status = response.status();
     let headers = response.headers().clone();
+    let sent = response.extensions_mut().remove::<SentToken>();
     let mut body = Vec::new();
     // An error page is kept as far as it arrived: cut at the limit, or where it broke off.
     let _ = read_capped(&mut response, &mut body, ERROR_BODY_LIMIT).await;
-    let body = String::from_utf8_lossy(&body).into_owned();
+    let mut body = String::from_utf8_lossy(&body).into_owned();
+    if let Some(SentToken(token)) = sent {
+        // An API that echoes the token it refused ("invalid token eyJ...") does not put
+        // it in an error: the body is kept, the token cut out.
+        let mut redactor = Redactor::default();
+        redactor.secret(token.secret());
+        body = redactor.scrub(&body);
+    }
     ApiError {
         status,
         headers,

@@ -21,6 +21,5 @@ pub(crate) mod private {
     };
     pub use super::core::{ClientCore, FromCore};
     pub use super::decode::{Bytes, Decode, Json, Raw, Text, Unit, WithResponse};
-    pub use super::path::{push_rest, push_segment};
     pub use super::request::RequestSpec;
 }

@@ -22,13 +22,13 @@ const REST: &AsciiSet = &SEGMENT.remove(b'/');
 /// Generated code goes through
 /// [`RequestSpec::path_segment`](super::request::RequestSpec::path_segment), which also
 /// refuses a value that renders empty.
-pub fn push_segment<T: ?Sized + Display>(path: &mut String, value: &T) {
+pub(super) fn push_segment<T: ?Sized + Display>(path: &mut String, value: &T) {
     push_encoded(path, value, SEGMENT);
 }
 
 /// Appends `value` to `path` as the rest of the path (a `{**rest}` placeholder): encoded as
 /// by [`push_segment`], except that `/` is kept.
-pub fn push_rest<T: ?Sized + Display>(path: &mut String, value: &T) {
+pub(super) fn push_rest<T: ?Sized + Display>(path: &mut String, value: &T) {
     push_encoded(path, value, REST);
 }
 
