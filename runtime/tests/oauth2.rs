@@ -723,8 +723,17 @@ async fn sends_the_password_grant_when_configured_from_keys() {
 
 /// Any number a server sends as `expires_in` is a lifetime: huge ones are clamped to the
 /// longest believed (366 days) before they become a `Duration`, whose conversion panicked.
+/// The smallest, one second, is a lifetime too.
 #[tokio::test]
 async fn any_expires_in_a_server_sends_is_a_lifetime() {
+    let server = MockServer::start().await;
+    let body = r#"{"access_token":"t","token_type":"Bearer","expires_in":1}"#;
+    Mock::given(method("POST"))
+        .respond_with(json(200, body))
+        .mount(&server)
+        .await;
+    assert_eq!(lifetime(&fetch(options(&server)).await.unwrap()), 1);
+
     const MAX_DAYS: u64 = 366;
     let huge = [
         "1e20",
