@@ -167,17 +167,23 @@ fn push_lit(pieces: &mut Vec<Piece>, text: &str) {
     }
 }
 
-/// Whether `name` is a Rust identifier (keywords included: `{type}` names `r#type`).
+/// Whether `name` is a Rust identifier (keywords included: `{type}` names `r#type`), by
+/// the rules rustc applies: `XID_Start` or `_`, then `XID_Continue`, and not `_` alone.
+/// `char::is_alphanumeric` would accept `²` or a combining mark as a start, and the
+/// placeholder would then be reported as missing its argument, not as malformed.
 fn is_ident(name: &str) -> bool {
     let mut chars = name.chars();
-    let first = chars.next().is_some_and(|c| c == '_' || c.is_alphabetic());
-    first && chars.all(|c| c == '_' || c.is_alphanumeric()) && name != "_"
+    let first = chars
+        .next()
+        .is_some_and(|c| c == '_' || unicode_ident::is_xid_start(c));
+    first && chars.all(unicode_ident::is_xid_continue) && name != "_"
 }
 
 /// Maps byte ranges of the template's value to spans inside the literal.
 struct Spans {
     lit: Span,
     token: proc_macro2::Literal,
+    value: String,
     /// Offset of the value inside the token, when the value is written verbatim.
     verbatim_at: Option<usize>,
 }
@@ -191,15 +197,26 @@ impl Spans {
         Spans {
             lit: lit.span(),
             token,
+            value: value.to_owned(),
             verbatim_at,
         }
     }
 
     /// The span of `value[from..to]`, or the whole literal where subspans are unavailable.
     fn at(&self, from: usize, to: usize) -> Span {
-        self.verbatim_at
-            .and_then(|at| self.token.subspan(at + from..at + to))
+        self.token_range(from, to)
+            .and_then(|range| self.token.subspan(range))
             .unwrap_or(self.lit)
+    }
+
+    /// The bytes of the token that `value[from..to]` is written as, if it is written
+    /// verbatim and the range falls on char boundaries: rustc's `Literal::subspan`
+    /// panics (an internal compiler error) on a range that splits a char.
+    fn token_range(&self, from: usize, to: usize) -> Option<std::ops::Range<usize>> {
+        let at = self.verbatim_at?;
+        let clean =
+            from <= to && self.value.is_char_boundary(from) && self.value.is_char_boundary(to);
+        clean.then_some(at + from..at + to)
     }
 }
 
@@ -252,5 +269,35 @@ mod tests {
         assert_eq!(errors("/a/{**x}/b").len(), 1);
         assert_eq!(errors("a/{}/{").len(), 3);
         assert_eq!(errors("/a?b=1").len(), 1);
+    }
+
+    #[test]
+    fn placeholders_that_are_not_identifiers_are_invalid() {
+        for text in [
+            "/{\u{64d}}",
+            "/{a\u{b2}}",
+            "/{\u{b2}}",
+            "/{1a}",
+            "/{_}",
+            "/{**\u{301}x}",
+        ] {
+            let errors = errors(text);
+            assert_eq!(errors.len(), 1, "{text}");
+            assert!(
+                errors[0].starts_with("invalid path placeholder"),
+                "{text}: {errors:?}"
+            );
+        }
+        assert_eq!(parse_ok("/{_a}/{\u{e9}t\u{e9}}").vars().count(), 2);
+    }
+
+    #[test]
+    fn subspans_never_split_a_char() {
+        let text = "\u{e9}/{x}";
+        let spans = Spans::new(&LitStr::new(text, Span::call_site()), text);
+        assert_eq!(spans.token_range(0, 1), None);
+        assert_eq!(spans.token_range(1, 2), None);
+        assert_eq!(spans.token_range(0, 2), Some(1..3));
+        assert_eq!(errors("\u{e9}/x").len(), 1);
     }
 }
