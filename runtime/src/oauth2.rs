@@ -12,7 +12,7 @@ use url::Url;
 use self::response::TokenResponse;
 use crate::body::read_capped;
 use crate::error::without_query;
-use crate::options::{Grant, is_loopback};
+use crate::options::is_loopback;
 use crate::redact::Redactor;
 use crate::{AccessToken, ClientAuth, RefreshToken, TokenError, TokenOptions, TokenSource, time};
 
@@ -130,8 +130,8 @@ impl OAuth2Source {
         let mut redactor = Redactor::default();
         redactor.secret(self.options.client_secret.expose());
         redactor.basic(&self.basic_credentials());
-        if let Grant::Password { password, .. } = &self.options.grant {
-            redactor.secret(password.expose());
+        if let Some(secret) = self.options.grant.secret() {
+            redactor.secret(secret);
         }
         if let Attempt::Refresh(token) = attempt {
             redactor.secret(token.secret());

@@ -99,6 +99,15 @@ impl Grant {
         }
     }
 
+    /// The secret the grant adds to its requests, for scrubbing the answers (matched
+    /// exhaustively: a new grant says what it sends).
+    pub(crate) fn secret(&self) -> Option<&str> {
+        match self {
+            Self::ClientCredentials => None,
+            Self::Password { password, .. } => Some(password.expose()),
+        }
+    }
+
     /// Appends `grant_type` and the grant's own parameters to a token request's form.
     pub(crate) fn append_to(&self, form: &mut form_urlencoded::Serializer<'_, String>) {
         form.append_pair("grant_type", self.name());
