@@ -278,24 +278,7 @@ async fn unauthorized_retry_with_token_options_hits_the_token_endpoint_twice() {
         .expect(2)
         .mount(&server)
         .await;
-    let api = || {
-        Mock::given(method("GET"))
-            .and(path("/api/v1/foos"))
-            .and(header("authorization", "Bearer abc"))
-    };
-    api()
-        .respond_with(ResponseTemplate::new(401))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    api()
-        .respond_with(ok())
-        .with_priority(2)
-        .expect(1)
-        .mount(&server)
-        .await;
+    fails_once_then_succeeds(&server, "Bearer abc", 401).await;
     let options =
         TokenOptions::client_credentials(format!("{}/token", server.uri()), "id", "secret");
     let foos = FoosClient::builder()
@@ -343,24 +326,7 @@ async fn the_middleware_client_given_sends_the_calls() {
     use reqwest_retry::policies::ExponentialBackoff;
 
     let server = MockServer::start().await;
-    let api = || {
-        Mock::given(method("GET"))
-            .and(path("/api/v1/foos"))
-            .and(header("authorization", "Bearer t1"))
-    };
-    api()
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    api()
-        .respond_with(ok())
-        .with_priority(2)
-        .expect(1)
-        .mount(&server)
-        .await;
+    fails_once_then_succeeds(&server, "Bearer t1", 503).await;
     let retry = ExponentialBackoff::builder()
         .retry_bounds(Duration::from_millis(1), Duration::from_millis(10))
         .build_with_max_retries(1);
@@ -607,4 +573,27 @@ fn client_debug_shows_the_base_url_and_no_secret() {
         !debug.contains("s3cr3t") && !debug.contains("k3y"),
         "{debug}"
     );
+}
+
+/// `GET /api/v1/foos` with `authorization` answers `status` once, then 200; each is
+/// expected exactly once.
+async fn fails_once_then_succeeds(server: &MockServer, authorization: &str, status: u16) {
+    let api = || {
+        Mock::given(method("GET"))
+            .and(path("/api/v1/foos"))
+            .and(header("authorization", authorization))
+    };
+    api()
+        .respond_with(ResponseTemplate::new(status))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .expect(1)
+        .mount(server)
+        .await;
+    api()
+        .respond_with(ok())
+        .with_priority(2)
+        .expect(1)
+        .mount(server)
+        .await;
 }

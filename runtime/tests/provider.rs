@@ -257,10 +257,9 @@ async fn dyn_provider_shares_the_cache() {
     assert_eq!(source.count(), 2);
 }
 
-/// The same on a real token endpoint and a multi-threaded runtime (real parallelism,
-/// real time): 1,000 callers, one request.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn thousand_parallel_callers_against_a_real_endpoint_cause_one_request() {
+/// A real token endpoint (wiremock) that answers `shared` after 200 ms, and expects to be
+/// asked exactly once.
+async fn slow_token_endpoint() -> wiremock::MockServer {
     use wiremock::matchers::method;
     use wiremock::{Mock, MockServer, ResponseTemplate};
     let server = MockServer::start().await;
@@ -274,6 +273,14 @@ async fn thousand_parallel_callers_against_a_real_endpoint_cause_one_request() {
         .expect(1)
         .mount(&server)
         .await;
+    server
+}
+
+/// The same on a real token endpoint and a multi-threaded runtime (real parallelism,
+/// real time): 1,000 callers, one request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thousand_parallel_callers_against_a_real_endpoint_cause_one_request() {
+    let server = slow_token_endpoint().await;
     let options = token_client_runtime::TokenOptions::client_credentials(
         format!("{}/token", server.uri()),
         "svc",
@@ -459,27 +466,12 @@ async fn policy_values_as_large_as_a_duration_never_panic() {
 /// runtime named in the builder, refreshes run there, whoever starts them.
 #[test]
 fn refreshes_run_on_the_runtime_named_in_the_builder() {
-    use wiremock::matchers::method;
-    use wiremock::{Mock, MockServer, ResponseTemplate};
     let named = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .unwrap();
-    let server = named.block_on(async {
-        let server = MockServer::start().await;
-        let body = r#"{"access_token":"shared","token_type":"Bearer","expires_in":3600}"#;
-        Mock::given(method("POST"))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .set_body_raw(body, "application/json")
-                    .set_delay(Duration::from_millis(200)),
-            )
-            .expect(1)
-            .mount(&server)
-            .await;
-        server
-    });
+    let server = named.block_on(slow_token_endpoint());
     let options = token_client_runtime::TokenOptions::client_credentials(
         format!("{}/token", server.uri()),
         "svc",
