@@ -27,32 +27,28 @@ pub(crate) enum Verb {
 }
 
 impl Verb {
-    /// Every verb, with its attribute name.
-    const ALL: [(&'static str, Verb); 7] = [
-        ("get", Verb::Get),
-        ("post", Verb::Post),
-        ("put", Verb::Put),
-        ("patch", Verb::Patch),
-        ("delete", Verb::Delete),
-        ("head", Verb::Head),
-        ("options", Verb::Options),
+    /// Every verb, in the order messages list them.
+    pub(crate) const ALL: [Verb; 7] = [
+        Verb::Get,
+        Verb::Post,
+        Verb::Put,
+        Verb::Patch,
+        Verb::Delete,
+        Verb::Head,
+        Verb::Options,
     ];
-
-    /// The verb whose attribute is named `name`.
-    fn from_name(name: &str) -> Option<Verb> {
-        Self::ALL
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, verb)| *verb)
-    }
 
     /// The attribute name: `get`.
     pub(crate) fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, v)| *v == self)
-            .map(|(n, _)| *n)
-            .unwrap_or_default()
+        match self {
+            Verb::Get => "get",
+            Verb::Post => "post",
+            Verb::Put => "put",
+            Verb::Patch => "patch",
+            Verb::Delete => "delete",
+            Verb::Head => "head",
+            Verb::Options => "options",
+        }
     }
 
     /// The constant of `http::Method`: `GET`.
@@ -108,6 +104,17 @@ pub(crate) enum ArgRole {
     Header(LitStr),
 }
 
+impl ArgRole {
+    /// The attribute that says it.
+    pub(crate) fn ours(&self) -> Ours {
+        match self {
+            ArgRole::Query(_) | ArgRole::QueryFlatten => Ours::Query,
+            ArgRole::Body(_) => Ours::Body,
+            ArgRole::Header(_) => Ours::Header,
+        }
+    }
+}
+
 /// An argument attribute with the attribute itself, for spans.
 pub(crate) struct ArgAttr {
     /// What it says.
@@ -144,22 +151,64 @@ enum Place {
     Arg,
 }
 
-/// Names of our attributes, with where each belongs.
-const OURS: [(&str, Place); 13] = [
-    ("get", Place::Method),
-    ("post", Place::Method),
-    ("put", Place::Method),
-    ("patch", Place::Method),
-    ("delete", Place::Method),
-    ("head", Place::Method),
-    ("options", Place::Method),
-    ("headers", Place::Method),
-    ("no_auth", Place::Method),
-    ("query", Place::Arg),
-    ("body", Place::Arg),
-    ("header", Place::Arg),
-    ("headers", Place::Trait),
-];
+/// Our attributes. Every `match` on it is exhaustive, so a new attribute is one variant
+/// here and the compiler lists each place to extend: its name, where it may stand, how
+/// it is parsed there and what a misplaced one is told.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ours {
+    Verb(Verb),
+    Headers,
+    NoAuth,
+    Query,
+    Body,
+    Header,
+}
+
+impl Ours {
+    /// The attributes that are not verbs, in the order misspellings are matched against
+    /// them (after the verbs).
+    const OTHERS: [Ours; 5] = [
+        Ours::Headers,
+        Ours::NoAuth,
+        Ours::Query,
+        Ours::Body,
+        Ours::Header,
+    ];
+
+    fn all() -> impl Iterator<Item = Ours> {
+        Verb::ALL.into_iter().map(Ours::Verb).chain(Self::OTHERS)
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Ours::Verb(verb) => verb.name(),
+            Ours::Headers => "headers",
+            Ours::NoAuth => "no_auth",
+            Ours::Query => "query",
+            Ours::Body => "body",
+            Ours::Header => "header",
+        }
+    }
+
+    fn places(self) -> &'static [Place] {
+        match self {
+            Ours::Verb(_) | Ours::NoAuth => &[Place::Method],
+            Ours::Headers => &[Place::Trait, Place::Method],
+            Ours::Query | Ours::Body | Ours::Header => &[Place::Arg],
+        }
+    }
+
+    /// What a misplaced one is told.
+    fn misplaced(self) -> String {
+        let name = self.name();
+        match self {
+            Ours::Header => "`#[header]` belongs on an argument; for a fixed value write `#[headers(\"Name: value\")]`".into(),
+            Ours::Headers => "`#[headers]` belongs on the trait or a method; on an argument write `#[header(\"Name\")]`".into(),
+            Ours::Query | Ours::Body => format!("`#[{name}]` belongs on an argument of a method"),
+            Ours::Verb(_) | Ours::NoAuth => format!("`#[{name}]` belongs on a method of the trait"),
+        }
+    }
+}
 
 /// Attributes of Rust itself (and tools) that are never taken for a misspelling of ours.
 const BUILTIN: [&str; 24] = [
@@ -191,10 +240,9 @@ const BUILTIN: [&str; 24] = [
 
 /// What an attribute is, as far as we are concerned.
 enum Kind {
-    /// One of ours, by name.
-    Ours(&'static str),
-    /// Looks like a misspelling of ours.
-    Typo(&'static str),
+    Ours(Ours),
+    /// Looks like a misspelling of this one of ours.
+    Typo(Ours),
     /// Someone else's: passed through.
     Foreign,
 }
@@ -205,16 +253,16 @@ fn classify(attr: &Attribute) -> Kind {
         return Kind::Foreign;
     };
     let name = ident.to_string();
-    if let Some((ours, _)) = OURS.iter().find(|(n, _)| *n == name) {
+    if let Some(ours) = Ours::all().find(|ours| ours.name() == name) {
         return Kind::Ours(ours);
     }
     if BUILTIN.contains(&name.as_str()) {
         return Kind::Foreign;
     }
     let lower = name.to_ascii_lowercase();
-    let near = OURS.iter().map(|(n, _)| *n).find(|ours| {
-        let limit = if ours.len() <= 4 { 1 } else { 2 };
-        distance(&lower, ours) <= limit
+    let near = Ours::all().find(|ours| {
+        let limit = if ours.name().len() <= 4 { 1 } else { 2 };
+        distance(&lower, ours.name()) <= limit
     });
     near.map_or(Kind::Foreign, Kind::Typo)
 }
@@ -271,38 +319,27 @@ fn cfg_meta(meta: &Meta) -> Option<Meta> {
     })
 }
 
-/// Reports an attribute that is ours but misplaced, or a misspelling; returns the name
-/// of a well-placed attribute of ours.
-fn ours_here(cx: &Ctxt, attr: &Attribute, place: Place) -> Option<&'static str> {
-    let name = match classify(attr) {
+/// Reports an attribute that is ours but misplaced, or a misspelling; returns a
+/// well-placed attribute of ours.
+fn ours_here(cx: &Ctxt, attr: &Attribute, place: Place) -> Option<Ours> {
+    let ours = match classify(attr) {
         Kind::Foreign => return None,
         Kind::Typo(ours) => {
             let msg = format!(
-                "unknown attribute `#[{}]`; did you mean `#[{ours}]`?",
-                attr_name(attr)
+                "unknown attribute `#[{}]`; did you mean `#[{}]`?",
+                attr_name(attr),
+                ours.name()
             );
             cx.error_spanned_by(attr.path(), msg);
             return None;
         }
-        Kind::Ours(name) => name,
+        Kind::Ours(ours) => ours,
     };
-    if OURS.contains(&(name, place)) {
-        return Some(name);
+    if ours.places().contains(&place) {
+        return Some(ours);
     }
-    cx.error_spanned_by(attr.path(), misplaced(name, place));
+    cx.error_spanned_by(attr.path(), ours.misplaced());
     None
-}
-
-/// The message for one of our attributes in the wrong place.
-fn misplaced(name: &str, place: Place) -> String {
-    match (name, place) {
-        ("header", _) => {
-            "`#[header]` belongs on an argument; for a fixed value write `#[headers(\"Name: value\")]`".into()
-        }
-        ("headers", Place::Arg) => "`#[headers]` belongs on the trait or a method; on an argument write `#[header(\"Name\")]`".into(),
-        (_, _) if OURS.contains(&(name, Place::Arg)) => format!("`#[{name}]` belongs on an argument of a method"),
-        _ => format!("`#[{name}]` belongs on a method of the trait"),
-    }
 }
 
 /// The single-segment name of an attribute, as written.
@@ -409,8 +446,10 @@ pub(crate) fn parse_trait_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Vec<StaticHea
                 "`#[token_client]` already applies `#[async_trait]`; remove this attribute",
             );
         }
-        if ours_here(cx, attr, Place::Trait).is_some() {
-            headers.extend(parse_headers(cx, attr));
+        match ours_here(cx, attr, Place::Trait) {
+            Some(Ours::Headers) => headers.extend(parse_headers(cx, attr)),
+            Some(Ours::Verb(_) | Ours::NoAuth | Ours::Query | Ours::Body | Ours::Header) => {} // misplaced: reported
+            None => {}
         }
     }
     headers
@@ -421,26 +460,33 @@ pub(crate) fn parse_method_attrs(cx: &Ctxt, attrs: &[Attribute]) -> MethodAttrs 
     let mut out = MethodAttrs::default();
     for attr in attrs {
         match ours_here(cx, attr, Place::Method) {
+            Some(Ours::Verb(verb)) => parse_http(cx, attr, verb, &mut out.http),
+            Some(Ours::Headers) => out.headers.extend(parse_headers(cx, attr)),
+            Some(Ours::NoAuth) => parse_no_auth(cx, attr, &mut out.no_auth),
+            Some(Ours::Query | Ours::Body | Ours::Header) => {} // misplaced: reported
             None => {}
-            Some("headers") => out.headers.extend(parse_headers(cx, attr)),
-            Some("no_auth") => out.no_auth |= parse_no_auth(cx, attr),
-            Some(verb) => parse_http(cx, attr, verb, &mut out.http),
         }
     }
     out
 }
 
-/// Parses `#[no_auth]`.
-fn parse_no_auth(cx: &Ctxt, attr: &Attribute) -> bool {
+/// Parses `#[no_auth]`; a repeated one is reported, as a sign of a copy-paste slip.
+fn parse_no_auth(cx: &Ctxt, attr: &Attribute, out: &mut bool) {
     if attr.meta.require_path_only().is_err() {
         cx.error_spanned_by(&attr.meta, "expected `#[no_auth]` without arguments");
     }
-    true
+    if *out {
+        cx.error_spanned_by(
+            attr.path(),
+            "`#[no_auth]` is already given on this method; remove this one",
+        );
+    }
+    *out = true;
 }
 
 /// Parses `#[get("/path")]` and the other verbs.
-fn parse_http(cx: &Ctxt, attr: &Attribute, name: &str, out: &mut Option<Http>) {
-    let verb = Verb::from_name(name).expect("a verb");
+fn parse_http(cx: &Ctxt, attr: &Attribute, verb: Verb, out: &mut Option<Http>) {
+    let name = verb.name();
     if let Some(first) = out {
         let msg = format!(
             "a method takes one HTTP attribute; `#[{}]` is already given",
@@ -537,10 +583,11 @@ pub(crate) fn parse_arg_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Vec<ArgAttr> {
     let mut out = Vec::new();
     for attr in attrs {
         let role = match ours_here(cx, attr, Place::Arg) {
-            Some("query") => parse_query(cx, attr),
-            Some("body") => parse_body(cx, attr),
-            Some("header") => parse_arg_header(cx, attr),
-            _ => None,
+            Some(Ours::Query) => parse_query(cx, attr),
+            Some(Ours::Body) => parse_body(cx, attr),
+            Some(Ours::Header) => parse_arg_header(cx, attr),
+            Some(Ours::Verb(_) | Ours::Headers | Ours::NoAuth) => None, // misplaced: reported
+            None => None,
         };
         out.extend(role.map(|role| ArgAttr {
             role,
@@ -631,8 +678,8 @@ mod tests {
     fn kind(src: &str) -> String {
         let attrs = Attribute::parse_outer.parse_str(src).expect("an attribute");
         match classify(&attrs[0]) {
-            Kind::Ours(n) => format!("ours {n}"),
-            Kind::Typo(n) => format!("typo {n}"),
+            Kind::Ours(ours) => format!("ours {}", ours.name()),
+            Kind::Typo(ours) => format!("typo {}", ours.name()),
             Kind::Foreign => "foreign".into(),
         }
     }

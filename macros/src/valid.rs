@@ -4,7 +4,7 @@
 use syn::{FnArg, GenericParam, Type};
 
 use crate::ast::{Arg, Binding, Client, Method};
-use crate::attr::{ArgAttr, ArgRole};
+use crate::attr::{ArgAttr, Verb};
 use crate::ctxt::Ctxt;
 
 /// Names the generated client already uses, with what uses them.
@@ -57,8 +57,9 @@ fn check_method(cx: &Ctxt, method: &Method) {
 fn check_http(cx: &Ctxt, method: &Method) {
     let Some(http) = &method.http else {
         let msg = format!(
-            "method `{}` has no HTTP attribute; expected one of `#[get(\"/path\")]`, `#[post(..)]`, `#[put(..)]`, `#[patch(..)]`, `#[delete(..)]`, `#[head(..)]`, `#[options(..)]`",
-            method.ident()
+            "method `{}` has no HTTP attribute; expected one of {}",
+            method.ident(),
+            verb_list()
         );
         return cx.error_spanned_by(method.ident(), msg);
     };
@@ -69,6 +70,15 @@ fn check_http(cx: &Ctxt, method: &Method) {
         );
         cx.error_spanned_by(block, msg);
     }
+}
+
+/// `` `#[get("/path")]`, `#[post(..)]`, ..`` for every verb.
+fn verb_list() -> String {
+    let each = Verb::ALL.iter().enumerate().map(|(i, verb)| {
+        let args = if i == 0 { "(\"/path\")" } else { "(..)" };
+        format!("`#[{}{args}]`", verb.name())
+    });
+    each.collect::<Vec<_>>().join(", ")
 }
 
 /// Checks `async`, `&self`, generics, the return type and the name.
@@ -221,11 +231,7 @@ fn check_bodies(cx: &Ctxt, method: &Method) {
 
 /// The attribute name of a role, for messages.
 fn role(attr: &ArgAttr) -> &'static str {
-    match attr.role {
-        ArgRole::Query(_) | ArgRole::QueryFlatten => "query",
-        ArgRole::Body(_) => "body",
-        ArgRole::Header(_) => "header",
-    }
+    attr.role.ours().name()
 }
 
 /// Whether a type is `impl Trait` (possibly behind a reference).
