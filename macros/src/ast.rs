@@ -6,7 +6,7 @@ use quote::format_ident;
 use syn::{FnArg, GenericArgument, Ident, ItemTrait, Pat, PatType, PathArguments, ReturnType};
 use syn::{TraitItem, TraitItemFn, Type, TypePath};
 
-use crate::attr::{self, ArgAttr, ArgRole, BodyKind, Http, StaticHeader};
+use crate::attr::{self, ArgAttr, ArgRole, BodyKind, Http, StaticHeader, Verb};
 use crate::ctxt::Ctxt;
 use crate::path::{self, Template};
 
@@ -74,6 +74,38 @@ pub(crate) enum Binding<'a> {
         name: String,
         /// `T` when the argument is `Option<T>`.
         inner: Option<&'a Type>,
+    },
+}
+
+/// A generated method that passed every check, holding what the checks found, so that
+/// expansion needs no second guess: its verb, its `T`, and each argument's name.
+pub(crate) struct Request<'m> {
+    pub(crate) method: &'m Method<'m>,
+    pub(crate) verb: Verb,
+    /// `T` of `Result<T, E>`.
+    pub(crate) ok: &'m Type,
+    /// The typed arguments, in order.
+    pub(crate) args: Vec<BoundArg<'m>>,
+    /// The template, each placeholder resolved to its argument.
+    pub(crate) path: Vec<PathPiece<'m>>,
+}
+
+/// A checked argument: a plain name, and where it goes.
+pub(crate) struct BoundArg<'m> {
+    pub(crate) ident: &'m Ident,
+    pub(crate) ty: &'m Type,
+    pub(crate) binding: Binding<'m>,
+}
+
+/// A piece of a checked template.
+pub(crate) enum PathPiece<'m> {
+    Lit(&'m str),
+    /// `{name}`, or `{**name}` when `rest`, bound to the argument `ident: ty`.
+    Var {
+        name: &'m str,
+        rest: bool,
+        ident: &'m Ident,
+        ty: &'m Type,
     },
 }
 

@@ -10,10 +10,9 @@ use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, GenericArgument, ItemTrait, LitStr, Pat, PatIdent, Signature, TraitItem, Type};
 
-use crate::ast::{self, Arg, Binding, Client, Method};
+use crate::ast::{self, Binding, BoundArg, Client, Method, PathPiece, Request};
 use crate::attr::{self, BodyKind};
 use crate::ctxt::Ctxt;
-use crate::path::Piece;
 use crate::valid;
 
 /// The whole expansion of `#[token_client(args)] input`.
@@ -23,9 +22,9 @@ pub(crate) fn token_client(args: TokenStream, input: TokenStream) -> TokenStream
     };
     let cx = Ctxt::new();
     let client = Client::from_syn(&cx, &item, args);
-    valid::check(&cx, &client);
+    let requests = valid::check(&cx, &client);
     match cx.check() {
-        Ok(()) => client_items(&client, trait_impl(&client)),
+        Ok(()) => client_items(&client, trait_impl(&client, &requests)),
         Err(err) => {
             let errors = err.to_compile_error();
             let items = client_items(&client, stub_impl(&client));
@@ -144,8 +143,8 @@ fn from_core_impl(client: &Client) -> TokenStream {
 }
 
 /// `impl Foos for FoosClient`, every method sending its request.
-fn trait_impl(client: &Client) -> TokenStream {
-    let methods = client.generated().map(|m| method_impl(client, m));
+fn trait_impl(client: &Client, requests: &[Request]) -> TokenStream {
+    let methods = requests.iter().map(|r| method_impl(client, r));
     impl_block(client, quote!(#(#methods)*), quote!())
 }
 
@@ -202,12 +201,12 @@ fn impl_sig(method: &Method) -> Signature {
 }
 
 /// One generated method.
-fn method_impl(client: &Client, method: &Method) -> TokenStream {
-    let sig = impl_sig(method);
-    let cfgs = attr::cfgs(&method.item.attrs);
-    let asserts = method.args.iter().filter_map(|arg| assert_arg(method, arg));
-    let request = build_request(client, method);
-    let ok = method.ok_type().expect("checked");
+fn method_impl(client: &Client, request: &Request) -> TokenStream {
+    let sig = impl_sig(request.method);
+    let cfgs = attr::cfgs(&request.method.item.attrs);
+    let asserts = request.args.iter().filter_map(assert_arg);
+    let ok = request.ok;
+    let request = build_request(client, request);
     let decode = decode_expr(ok);
     quote! {
         #(#cfgs)*
@@ -244,8 +243,8 @@ fn decode_expr(ok: &Type) -> TokenStream {
 
 /// The compile-time check of one argument's type, spanned so rustc's error lands on
 /// it; references are stripped (`str` for `&str`), as in [`borrow_as_type`].
-fn assert_arg(method: &Method, arg: &Arg) -> Option<TokenStream> {
-    let (check, ty) = match method.binding(arg) {
+fn assert_arg(arg: &BoundArg) -> Option<TokenStream> {
+    let (check, ty) = match arg.binding {
         Binding::Path => ("assert_path_arg", arg.ty),
         Binding::Query(_) | Binding::QueryStruct => ("assert_query_arg", arg.ty),
         Binding::Body(BodyKind::Json | BodyKind::Form) => ("assert_body_arg", arg.ty),
@@ -259,9 +258,9 @@ fn assert_arg(method: &Method, arg: &Arg) -> Option<TokenStream> {
 
 /// `let __tc_req = ..;` and everything set on it: the rest of the path, headers (trait,
 /// method, arguments), query parameters, body, `no_auth`.
-fn build_request(client: &Client, method: &Method) -> TokenStream {
-    let verb = method.http.as_ref().expect("checked").verb.constant();
-    let (first, mut stmts) = path_stmts(client, method);
+fn build_request(client: &Client, request: &Request) -> TokenStream {
+    let (method, verb) = (request.method, request.verb.constant());
+    let (first, mut stmts) = path_stmts(client, request);
     stmts.extend(client.headers.iter().chain(&method.headers).map(|h| {
         let (name, value) = (
             LitStr::new(&h.name, h.lit.span()),
@@ -269,8 +268,8 @@ fn build_request(client: &Client, method: &Method) -> TokenStream {
         );
         quote!(__tc_req.static_header(#name, #value);)
     }));
-    stmts.extend(arg_stmts(method, |b| matches!(b, Binding::Header { .. })));
-    stmts.extend(arg_stmts(method, |b| {
+    stmts.extend(arg_stmts(request, |b| matches!(b, Binding::Header { .. })));
+    stmts.extend(arg_stmts(request, |b| {
         !matches!(b, Binding::Header { .. } | Binding::Path)
     }));
     stmts.extend(method.no_auth.then(|| quote!(__tc_req.no_auth();)));
@@ -287,52 +286,49 @@ fn build_request(client: &Client, method: &Method) -> TokenStream {
 
 /// The path the request starts with (the base path and the template's leading text),
 /// and the statements appending the rest of the template to it.
-fn path_stmts(client: &Client, method: &Method) -> (String, Vec<TokenStream>) {
-    let pieces = method.template.as_ref().map_or(&[][..], |t| &t.pieces[..]);
+fn path_stmts(client: &Client, request: &Request) -> (String, Vec<TokenStream>) {
+    let pieces = &request.path[..];
     let (first, rest) = match pieces.first() {
-        Some(Piece::Lit(text)) => (format!("{}{text}", client.base_path), &pieces[1..]),
+        Some(PathPiece::Lit(text)) => (format!("{}{text}", client.base_path), &pieces[1..]),
         _ => (client.base_path.clone(), pieces),
     };
-    (
-        first,
-        rest.iter().map(|piece| push_piece(method, piece)).collect(),
-    )
+    (first, rest.iter().map(push_piece).collect())
 }
 
 /// Appends one piece of the template to the request's path. The runtime refuses a
 /// `{name}` that renders empty, and names the placeholder; a `{**rest}` may be empty.
-fn push_piece(method: &Method, piece: &Piece) -> TokenStream {
-    let var = match piece {
-        Piece::Lit(text) => return quote!(__tc_req.path_text(#text);),
-        Piece::Var(var) => var,
+fn push_piece(piece: &PathPiece) -> TokenStream {
+    let (name, rest, ident, ty) = match piece {
+        PathPiece::Lit(text) => return quote!(__tc_req.path_text(#text);),
+        PathPiece::Var {
+            name,
+            rest,
+            ident,
+            ty,
+        } => (name, rest, ident, ty),
     };
-    let arg = method.arg(&var.name).expect("checked");
-    let ident = arg.ident.as_ref().expect("checked");
-    let value = borrow_as_type(quote!(#ident), arg.ty);
-    if var.rest {
+    let value = borrow_as_type(quote!(#ident), ty);
+    if *rest {
         quote!(__tc_req.path_rest(#value);)
     } else {
-        let name = &var.name;
         quote!(__tc_req.path_segment(#name, #value);)
     }
 }
 
 /// The statements of the arguments whose binding passes `keep`, in argument order.
-fn arg_stmts<'m>(
-    method: &'m Method,
+fn arg_stmts<'r>(
+    request: &'r Request,
     keep: fn(&Binding) -> bool,
-) -> impl Iterator<Item = TokenStream> + 'm {
-    method.args.iter().filter_map(move |arg| {
-        let binding = method.binding(arg);
-        keep(&binding).then(|| arg_stmt(arg, &binding))
-    })
+) -> impl Iterator<Item = TokenStream> + 'r {
+    let args = request.args.iter();
+    args.filter(move |arg| keep(&arg.binding)).map(arg_stmt)
 }
 
 /// The statement that puts one argument into the request.
-fn arg_stmt(arg: &Arg, binding: &Binding) -> TokenStream {
-    let ident = arg.ident.as_ref().expect("checked");
+fn arg_stmt(arg: &BoundArg) -> TokenStream {
+    let ident = arg.ident;
     let value = borrow_as_type(quote!(#ident), arg.ty);
-    match binding {
+    match &arg.binding {
         Binding::Path => TokenStream::new(),
         Binding::Query(name) => quote!(__tc_req.query(#name, #value);),
         Binding::QueryStruct => quote!(__tc_req.query_struct(#value);),
@@ -355,8 +351,8 @@ fn arg_stmt(arg: &Arg, binding: &Binding) -> TokenStream {
 /// The statement that sets the body. Text and bytes are moved in when owned; borrowed
 /// bytes (`&[u8]`, `&Vec<u8>`) are copied, as a body must own them (`&str` and `&String`
 /// are `Into<String>`, which copies them too).
-fn body_stmt(arg: &Arg, kind: &BodyKind) -> TokenStream {
-    let ident = arg.ident.as_ref().expect("checked");
+fn body_stmt(arg: &BoundArg, kind: &BodyKind) -> TokenStream {
+    let ident = arg.ident;
     let value = borrow_as_type(quote!(#ident), arg.ty);
     let moved = respan(quote!(#ident), arg.ty.span());
     let borrowed = ast::strip_refs(arg.ty).1 > 0;

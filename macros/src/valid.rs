@@ -3,9 +3,10 @@
 
 use syn::{FnArg, GenericParam, Type};
 
-use crate::ast::{Arg, Binding, Client, Method};
+use crate::ast::{Arg, Binding, BoundArg, Client, Method, PathPiece, Request};
 use crate::attr::{ArgAttr, Verb};
 use crate::ctxt::Ctxt;
+use crate::path::Piece;
 
 /// Names the generated client already uses, with what uses them.
 const GENERATED: [(&str, &str); 5] = [
@@ -16,11 +17,54 @@ const GENERATED: [(&str, &str); 5] = [
     ("from_core", "`FromCore::from_core` of the generated client"),
 ];
 
-/// Checks the whole trait.
-pub(crate) fn check(cx: &Ctxt, client: &Client) {
+/// Checks the whole trait; returns the requests of the generated methods, complete
+/// when nothing was reported.
+pub(crate) fn check<'m>(cx: &Ctxt, client: &'m Client<'m>) -> Vec<Request<'m>> {
     check_trait(cx, client);
     for method in &client.methods {
         check_method(cx, method);
+    }
+    client.generated().filter_map(request).collect()
+}
+
+/// The request of a generated method; `None` only where a check above has reported why.
+fn request<'m>(method: &'m Method<'m>) -> Option<Request<'m>> {
+    let verb = method.http.as_ref()?.verb;
+    let ok = method.ok_type()?;
+    let bind = |arg: &'m Arg<'m>| {
+        let binding = method.binding(arg);
+        Some(BoundArg {
+            ident: arg.ident.as_ref()?,
+            ty: arg.ty,
+            binding,
+        })
+    };
+    let args = method.args.iter().map(bind).collect::<Option<_>>()?;
+    let pieces = method.template.as_ref().map_or(&[][..], |t| &t.pieces[..]);
+    let path = pieces.iter().map(|piece| path_piece(method, piece));
+    let path = path.collect::<Option<_>>()?;
+    Some(Request {
+        method,
+        verb,
+        ok,
+        args,
+        path,
+    })
+}
+
+/// A template piece with its placeholder resolved to its argument.
+fn path_piece<'m>(method: &'m Method<'m>, piece: &'m Piece) -> Option<PathPiece<'m>> {
+    match piece {
+        Piece::Lit(text) => Some(PathPiece::Lit(text)),
+        Piece::Var(var) => {
+            let arg = method.arg(&var.name)?;
+            Some(PathPiece::Var {
+                name: &var.name,
+                rest: var.rest,
+                ident: arg.ident.as_ref()?,
+                ty: arg.ty,
+            })
+        }
     }
 }
 
