@@ -1,9 +1,6 @@
 //! Code generation: one function per generated item. Generated code names everything
 //! by absolute path (`::core::`, `::std::`, `::token_client::__private::`) and prefixes
 //! its locals with `__tc_`, so the user's imports and shadowed names cannot change it.
-//!
-//! On error the trait and a stub client (same items, method bodies `unimplemented!()`)
-//! are still emitted beside the `compile_error!`s, so users see only their mistakes.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
@@ -13,48 +10,26 @@ use syn::{FnArg, GenericArgument, ItemTrait, LitStr, Pat, PatIdent, Signature, T
 use crate::ast::{self, Binding, BoundArg, Client, Method, PathPiece, Request};
 use crate::attr::{self, BodyKind};
 use crate::ctxt::Ctxt;
+use crate::fallback;
 use crate::valid;
 
 /// The whole expansion of `#[token_client(args)] input`.
 pub(crate) fn token_client(args: TokenStream, input: TokenStream) -> TokenStream {
     let Ok(item) = syn::parse2::<ItemTrait>(input.clone()) else {
-        return not_a_trait(input);
+        return fallback::not_a_trait(input);
     };
     let cx = Ctxt::new();
     let client = Client::from_syn(&cx, &item, args);
     let requests = valid::check(&cx, &client);
     match cx.check() {
         Ok(()) => client_items(&client, trait_impl(&client, &requests)),
-        Err(err) => {
-            let errors = err.to_compile_error();
-            let items = client_items(&client, stub_impl(&client));
-            quote!(#errors #items)
-        }
+        Err(err) => fallback::expand(&client, &err),
     }
-}
-
-/// The error for anything but a trait; the input is passed through untouched.
-fn not_a_trait(input: TokenStream) -> TokenStream {
-    let span = syn::parse2::<syn::Item>(input.clone())
-        .map_or_else(|err| err.span(), |item| item_span(&item));
-    let msg = "`#[token_client]` expects a trait: `#[token_client] pub trait Foos { .. }`";
-    let error = syn::Error::new(span, msg).to_compile_error();
-    quote!(#error #input)
-}
-
-/// The span of an item's keyword, where the "expects a trait" error points.
-fn item_span(item: &syn::Item) -> proc_macro2::Span {
-    let mut tokens = quote!(#item)
-        .into_iter()
-        .skip_while(|t| matches!(t, proc_macro2::TokenTree::Punct(_)));
-    tokens
-        .find(|t| matches!(t, proc_macro2::TokenTree::Ident(_)))
-        .map_or_else(|| item.span(), |t| t.span())
 }
 
 /// Everything emitted beside the trait impl: the trait, the struct, its builder and
 /// its `FromCore` impl.
-fn client_items(client: &Client, trait_impl: TokenStream) -> TokenStream {
+pub(crate) fn client_items(client: &Client, trait_impl: TokenStream) -> TokenStream {
     let items = [
         trait_def(client),
         client_struct(client),
@@ -148,24 +123,8 @@ fn trait_impl(client: &Client, requests: &[Request]) -> TokenStream {
     impl_block(client, quote!(#(#methods)*), quote!())
 }
 
-/// The stub impl emitted on error: same signatures and `cfg`s, bodies `unimplemented!()`.
-fn stub_impl(client: &Client) -> TokenStream {
-    if !client.others.is_empty() || !client.item.generics.params.is_empty() {
-        return TokenStream::new(); // the impl could not match the trait: better none
-    }
-    let methods = client.generated().map(|m| {
-        let (cfgs, sig) = (attr::cfgs(&m.item.attrs), impl_sig(m));
-        quote!(#(#cfgs)* #sig { ::core::unimplemented!() })
-    });
-    impl_block(
-        client,
-        quote!(#(#methods)*),
-        quote!(#[allow(unused_variables)]),
-    )
-}
-
 /// The impl block around generated methods.
-fn impl_block(client: &Client, methods: TokenStream, extra: TokenStream) -> TokenStream {
+pub(crate) fn impl_block(client: &Client, methods: TokenStream, extra: TokenStream) -> TokenStream {
     let (tr, name, unsafety) = (&client.item.ident, &client.name, &client.item.unsafety);
     quote! {
         #[::token_client::__private::async_trait]
@@ -180,7 +139,7 @@ fn impl_block(client: &Client, methods: TokenStream, extra: TokenStream) -> Toke
 
 /// The signature of a method in the impl: our attributes stripped, arguments named
 /// by their plain identifier (no `mut`).
-fn impl_sig(method: &Method) -> Signature {
+pub(crate) fn impl_sig(method: &Method) -> Signature {
     let mut sig = method.item.sig.clone();
     for input in &mut sig.inputs {
         attr::strip(input_attrs(input));

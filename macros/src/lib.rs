@@ -2,7 +2,8 @@
 //! typed HTTP client. Users depend on the `token-client` facade, which re-exports this
 //! macro and documents it; the stages live in one module each: `attr` (our attributes),
 //! `path` (templates), `ast` (our model of the trait), `valid` (cross-checks) and
-//! `expand` (code generation), with `ctxt` collecting every error of one build.
+//! `expand` (code generation), with `ctxt` collecting every error of one build and
+//! `fallback` emitting what stands beside the errors.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
@@ -11,6 +12,7 @@ mod ast;
 mod attr;
 mod ctxt;
 mod expand;
+mod fallback;
 mod path;
 mod valid;
 
