@@ -20,23 +20,19 @@ pub(crate) struct Client<'a> {
     pub(crate) base_path: String,
     /// Trait-level `#[headers(..)]`.
     pub(crate) headers: Vec<StaticHeader>,
-    /// The methods, in order.
     pub(crate) methods: Vec<Method<'a>>,
     /// Items other than methods (not supported; reported).
     pub(crate) others: Vec<&'a TraitItem>,
 }
 
-/// One method of the trait.
 pub(crate) struct Method<'a> {
     /// The method as written.
     pub(crate) item: &'a TraitItemFn,
     /// `#[get("..")]` or another verb.
     pub(crate) http: Option<Http>,
-    /// The parsed path template.
     pub(crate) template: Option<Template>,
     /// Method-level `#[headers(..)]`.
     pub(crate) headers: Vec<StaticHeader>,
-    /// `#[no_auth]`.
     pub(crate) no_auth: bool,
     /// Our attributes on the receiver (not supported; reported).
     pub(crate) receiver_attrs: Vec<ArgAttr>,
@@ -44,7 +40,6 @@ pub(crate) struct Method<'a> {
     pub(crate) args: Vec<Arg<'a>>,
 }
 
-/// One typed argument.
 pub(crate) struct Arg<'a> {
     /// The argument as written.
     pub(crate) pat: &'a PatType,
@@ -52,7 +47,6 @@ pub(crate) struct Arg<'a> {
     pub(crate) ident: Option<Ident>,
     /// Its name as used in URLs: `r#type` becomes `type`.
     pub(crate) name: String,
-    /// Its type.
     pub(crate) ty: &'a Type,
     /// Our attributes on it, in order.
     pub(crate) attrs: Vec<ArgAttr>,
@@ -66,11 +60,9 @@ pub(crate) enum Binding<'a> {
     Query(String),
     /// A struct flattened into query parameters.
     QueryStruct,
-    /// The body.
     Body(&'a BodyKind),
     /// A header; `Option` arguments are skipped when `None`.
     Header {
-        /// The header name.
         name: String,
         /// `T` when the argument is `Option<T>`.
         inner: Option<&'a Type>,
@@ -84,7 +76,6 @@ pub(crate) struct Request<'m> {
     pub(crate) verb: Verb,
     /// `T` of `Result<T, E>`.
     pub(crate) ok: &'m Type,
-    /// The typed arguments, in order.
     pub(crate) args: Vec<BoundArg<'m>>,
     /// The template, each placeholder resolved to its argument.
     pub(crate) path: Vec<PathPiece<'m>>,
@@ -160,7 +151,6 @@ fn base_path(cx: &Ctxt, lit: &syn::LitStr) -> String {
 }
 
 impl<'a> Method<'a> {
-    /// Builds the model of one method.
     fn from_syn(cx: &Ctxt, item: &'a TraitItemFn) -> Self {
         let attrs = attr::parse_method_attrs(cx, &item.attrs);
         let template = attrs
@@ -190,7 +180,6 @@ impl<'a> Method<'a> {
         }
     }
 
-    /// The method's name.
     pub(crate) fn ident(&self) -> &Ident {
         &self.item.sig.ident
     }
@@ -241,7 +230,6 @@ impl<'a> Method<'a> {
 }
 
 impl<'a> Arg<'a> {
-    /// Builds the model of one argument.
     fn from_syn(cx: &Ctxt, pat: &'a PatType) -> Self {
         let ident = match &*pat.pat {
             Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p.ident.clone()),

@@ -64,7 +64,6 @@ impl Verb {
 
 /// `#[get("/foos/{id}")]`.
 pub(crate) struct Http {
-    /// The method.
     pub(crate) verb: Verb,
     /// The path template as written; `None` when it is not a string (already reported).
     pub(crate) template: Option<LitStr>,
@@ -117,20 +116,15 @@ impl ArgRole {
 
 /// An argument attribute with the attribute itself, for spans.
 pub(crate) struct ArgAttr {
-    /// What it says.
     pub(crate) role: ArgRole,
-    /// The attribute as written.
     pub(crate) attr: Attribute,
 }
 
 /// Our attributes found on one method.
 #[derive(Default)]
 pub(crate) struct MethodAttrs {
-    /// The HTTP method and template.
     pub(crate) http: Option<Http>,
-    /// `#[headers(..)]`, in order.
     pub(crate) headers: Vec<StaticHeader>,
-    /// `#[no_auth]`.
     pub(crate) no_auth: bool,
 }
 
@@ -455,7 +449,6 @@ pub(crate) fn parse_trait_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Vec<StaticHea
     headers
 }
 
-/// Parses the attributes of one method.
 pub(crate) fn parse_method_attrs(cx: &Ctxt, attrs: &[Attribute]) -> MethodAttrs {
     let mut out = MethodAttrs::default();
     for attr in attrs {

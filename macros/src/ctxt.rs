@@ -15,7 +15,6 @@ pub(crate) struct Ctxt {
 }
 
 impl Ctxt {
-    /// An empty collector.
     pub(crate) fn new() -> Self {
         Ctxt {
             errors: RefCell::new(Some(Vec::new())),
@@ -32,7 +31,6 @@ impl Ctxt {
         self.syn_error(syn::Error::new(span, msg));
     }
 
-    /// Records an error from syn.
     pub(crate) fn syn_error(&self, err: syn::Error) {
         self.errors
             .borrow_mut()

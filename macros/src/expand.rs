@@ -123,7 +123,6 @@ fn trait_impl(client: &Client, requests: &[Request]) -> TokenStream {
     impl_block(client, quote!(#(#methods)*), quote!())
 }
 
-/// The impl block around generated methods.
 pub(crate) fn impl_block(client: &Client, methods: TokenStream, extra: TokenStream) -> TokenStream {
     let (tr, name, unsafety) = (&client.item.ident, &client.name, &client.item.unsafety);
     quote! {
@@ -159,7 +158,6 @@ pub(crate) fn impl_sig(method: &Method) -> Signature {
     sig
 }
 
-/// One generated method.
 fn method_impl(client: &Client, request: &Request) -> TokenStream {
     let sig = impl_sig(request.method);
     let cfgs = attr::cfgs(&request.method.item.attrs);

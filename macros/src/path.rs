@@ -10,13 +10,10 @@ use syn::LitStr;
 
 use crate::ctxt::Ctxt;
 
-/// A parsed path template.
 pub(crate) struct Template {
-    /// The pieces, in order.
     pub(crate) pieces: Vec<Piece>,
 }
 
-/// One piece of a template.
 pub(crate) enum Piece {
     /// Literal text, sent as written.
     Lit(String),
@@ -35,7 +32,6 @@ pub(crate) struct Var {
 }
 
 impl Template {
-    /// The placeholders of the template.
     pub(crate) fn vars(&self) -> impl Iterator<Item = &Var> {
         self.pieces.iter().filter_map(|piece| match piece {
             Piece::Var(var) => Some(var),

@@ -68,7 +68,6 @@ fn path_piece<'m>(method: &'m Method<'m>, piece: &'m Piece) -> Option<PathPiece<
     }
 }
 
-/// Checks the trait itself.
 fn check_trait(cx: &Ctxt, client: &Client) {
     let generics = &client.item.generics;
     if let Some(param) = generics.params.first() {
@@ -85,7 +84,6 @@ fn check_trait(cx: &Ctxt, client: &Client) {
     }
 }
 
-/// Checks one method.
 fn check_method(cx: &Ctxt, method: &Method) {
     if method.http.is_none() && method.item.default.is_some() {
         return; // a provided helper method of the user's: left alone
