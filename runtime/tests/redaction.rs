@@ -31,6 +31,10 @@ fn options(endpoint: &str) -> TokenOptions {
 fn options_and_tokens_hide_their_secrets() {
     let options = options("https://idp.example.com/token");
     assert_clean("TokenOptions", &format!("{options:?} {options:#?}"));
+    // The secrets are there, and say so, rather than vanish from the output.
+    let shown = format!("{options:?}");
+    assert!(shown.contains("client_secret: <redacted>"), "{shown}");
+    assert!(shown.contains("password: <redacted>"), "{shown}");
     let deserialized: TokenOptions = serde_json::from_value(serde_json::json!({
         "TokenEndpoint": "https://idp/token", "ClientId": "svc", "ClientSecret": SECRETS[0], "Username": "u", "Password": SECRETS[1],
     }))
