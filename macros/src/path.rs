@@ -67,9 +67,9 @@ pub(crate) fn parse(cx: &Ctxt, lit: &LitStr) -> Template {
 
 /// Checks what the whole template must look like.
 fn check_shape(cx: &Ctxt, spans: &Spans, text: &str) {
-    if !text.is_empty() && !text.starts_with('/') {
+    if let Some(first) = text.chars().next().filter(|&c| c != '/') {
         cx.error_at(
-            spans.at(0, 1),
+            spans.at(0, first.len_utf8()),
             format!("path template `{text}` must start with `/`"),
         );
     }
