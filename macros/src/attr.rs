@@ -160,7 +160,8 @@ pub(crate) enum Ours {
 
 impl Ours {
     /// The attributes that are not verbs, in the order misspellings are matched against
-    /// them (after the verbs).
+    /// them (after the verbs). The one list the compiler cannot check: a new variant
+    /// goes here too, or it is never recognised (and passed through to rustc).
     const OTHERS: [Ours; 5] = [
         Ours::Headers,
         Ours::NoAuth,
@@ -701,6 +702,18 @@ mod tests {
             ["#[cfg_attr(a,cfg_attr(b,cfg(c)))]"]
         );
         assert!(cfgs_of("#[cfg_attr(unix, deprecated)]").is_empty());
+    }
+
+    #[test]
+    fn each_of_ours_is_recognised_by_its_own_name() {
+        for ours in Ours::all() {
+            let attr = format!("#[{}]", ours.name());
+            assert_eq!(kind(&attr), format!("ours {}", ours.name()));
+        }
+        let mut names: Vec<_> = Ours::all().map(Ours::name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Verb::ALL.len() + Ours::OTHERS.len());
     }
 
     #[test]
