@@ -168,7 +168,11 @@
 //! - [`Error::Build`]: the client could not be built (see [`ClientBuilder::build`]).
 //!
 //! [`Error::status`] gives the HTTP status wherever there is one. No error, and no
-//! `Debug` output of options, tokens or providers, ever shows a secret.
+//! `Debug` output of options, tokens or providers, ever shows a secret the client holds:
+//! the token endpoint's answers are cleaned of every secret the request carried, and an
+//! API's error page of the token it refused (see [Where credentials go](#where-credentials-go)).
+//! One thing is shown as the server sent it: the excerpt in a [`DecodeError`], the start
+//! of a *successful* response that did not decode (the API's own data).
 //!
 //! ```
 //! # use token_client::{Error, TokenError};
