@@ -44,7 +44,10 @@ fn options_and_tokens_hide_their_secrets() {
     assert_clean("AccessToken", &format!("{token:?} {token:#?}"));
     let builder = SharedTokenProvider::builder(options.clone());
     let shown = format!("{builder:?}");
-    assert!(shown.starts_with("ProviderBuilder") && shown.contains("runtime: false"), "{shown}");
+    assert!(
+        shown.starts_with("ProviderBuilder") && shown.contains("runtime: false"),
+        "{shown}"
+    );
     assert_clean("ProviderBuilder", &shown);
     let source = OAuth2Source::new(options).unwrap();
     assert_clean("OAuth2Source", &format!("{source:?}"));
