@@ -74,11 +74,24 @@ impl Redactor {
 
 /// Where a match of `secret` starting at `at` in `text` ends, each character in any of
 /// its encodings (backtracking where two encodings of one character both fit).
+///
+/// Depth-first with a stack of its own, not recursion: a secret from a configuration
+/// file can be as long as anyone wrote it, and must not overflow the thread's stack.
 fn matches(text: &[u8], at: usize, secret: &[char]) -> Option<usize> {
-    let Some((&c, rest)) = secret.split_first() else {
-        return Some(at);
-    };
-    encodings(text, at, c).find_map(|end| matches(text, end, rest))
+    let first = secret.first()?;
+    // Cheap rejection: most places in a text start no encoding of the first character.
+    let mut ends = encodings(text, at, *first).peekable();
+    ends.peek()?;
+    let mut stack: Vec<(usize, usize)> = ends.map(|end| (1, end)).collect();
+    stack.reverse();
+    while let Some((matched, end)) = stack.pop() {
+        let Some(&c) = secret.get(matched) else {
+            return Some(end);
+        };
+        let next: Vec<usize> = encodings(text, end, c).collect();
+        stack.extend(next.into_iter().rev().map(|end| (matched + 1, end)));
+    }
+    None
 }
 
 /// Where `c` ends if it starts at `at` in `text`, for each encoding of it found there.
@@ -185,6 +198,15 @@ mod tests {
         assert!(!cleaned.contains("ss%20word"), "{cleaned}");
         assert!(!cleaned.contains("aWQ6"), "{cleaned}");
         assert_eq!(cleaned.matches(REDACTED).count(), 7, "{cleaned}");
+    }
+
+    #[test]
+    fn a_secret_as_long_as_a_config_file_holds_is_matched_without_recursion() {
+        let secret = "s".repeat(200_000);
+        let mut redactor = Redactor::default();
+        redactor.secret(&secret);
+        let text = format!("before {secret} after");
+        assert_eq!(redactor.clean(&text), format!("before {REDACTED} after"));
     }
 
     #[test]
