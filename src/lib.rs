@@ -385,11 +385,14 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub use token_client_macros::token_client;
+#[cfg(feature = "redis")]
+pub use token_client_runtime::RedisTokenStore;
 pub use token_client_runtime::{
     AccessToken, ApiError, ApiResponse, BuildError, ClientAuth, ClientBuilder, DecodeError, Error,
     OAuth2Source, ProviderBuilder, RefreshPolicy, RefreshToken, SharedTokenProvider, TokenError,
     TokenFuture, TokenMiddleware, TokenOptions, TokenProvider, TokenSource, async_trait,
 };
+pub use token_client_runtime::{Loaded, StoreError, StoreKey, StoreLock, TokenStore};
 
 /// The `reqwest` this crate is built on, so users need not match its version.
 pub use token_client_runtime::reqwest;

@@ -326,6 +326,15 @@ pub enum BuildError {
     /// The HTTP client could not be created (its TLS backend failed to start...).
     #[error("cannot build the client: cannot create the HTTP client: {0}")]
     HttpClient(#[source] Arc<reqwest::Error>),
+    /// A [`token_store`](crate::ClientBuilder::token_store) was given with a
+    /// [`token_provider`](crate::ClientBuilder::token_provider): the provider was built
+    /// already, with or without a store of its own.
+    #[error(
+        "cannot build the client: `token_store` goes with `token_options`; give a \
+         `token_provider` its store when building it: \
+         `SharedTokenProvider::builder(options).store(store)`"
+    )]
+    StoreWithProvider,
 }
 
 /// How many characters of a body an error keeps.

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::future::BoxFuture;
+use crate::store::fleet::Fleet;
 use crate::{AccessToken, RefreshPolicy, TokenError, TokenSource, time};
 
 /// What every clone of one provider shares.
@@ -23,6 +24,8 @@ pub(crate) struct Shared {
     policy: RefreshPolicy,
     /// Where refreshes run; `None`: on the runtime of the caller that starts one.
     runtime: Option<Handle>,
+    /// The store shared with other instances, if any: consulted by refreshes only.
+    fleet: Option<Fleet>,
     cached: ArcSwapOption<Cached>,
     flight: Mutex<FlightState>,
 }
@@ -55,6 +58,9 @@ struct FlightState {
     running: Option<watch::Receiver<Option<Outcome>>>,
     /// The last failure and the end of its cool-down.
     failed: Option<(Instant, TokenError)>,
+    /// With a store: the token a server last rejected, for the next refresh to remove
+    /// from the store (if it is still the stored one) rather than adopt it back.
+    rejected: Option<AccessToken>,
 }
 
 impl Shared {
@@ -62,11 +68,13 @@ impl Shared {
         source: Box<dyn TokenSource>,
         policy: RefreshPolicy,
         runtime: Option<Handle>,
+        fleet: Option<Fleet>,
     ) -> Self {
         Self {
             source,
             policy,
             runtime,
+            fleet,
             cached: ArcSwapOption::empty(),
             flight: Mutex::new(FlightState::default()),
         }
@@ -84,6 +92,10 @@ impl Shared {
     /// Drops `stale` from the cache, if it is still the cached token.
     pub(crate) fn invalidate(&self, stale: &AccessToken) {
         self.remove(stale, self.cached.load());
+        if self.fleet.is_some() {
+            let previous = self.lock().rejected.replace(stale.clone());
+            drop(previous);
+        }
     }
 }
 
@@ -346,7 +358,16 @@ impl Flight {
     }
 
     async fn run(self) {
-        let outcome = self.shared.source.fetch().await;
+        let shared = &*self.shared;
+        let outcome = match &shared.fleet {
+            None => shared.source.fetch().await,
+            Some(fleet) => {
+                let rejected = shared.lock().rejected.take();
+                let rejected_now = rejected.is_some();
+                let replacing = rejected.or_else(|| shared.cached_token());
+                fleet.fetch(&*shared.source, replacing, rejected_now).await
+            }
+        };
         self.complete(outcome, true);
     }
 
@@ -399,7 +420,7 @@ mod tests {
     /// only then does `invalidate` swap.
     #[tokio::test(start_paused = true)]
     async fn invalidation_is_not_lost_to_a_deferral_between_its_load_and_its_swap() {
-        let shared = Shared::new(Box::new(Never), RefreshPolicy::default(), None);
+        let shared = Shared::new(Box::new(Never), RefreshPolicy::default(), None, None);
         let stale = AccessToken::new("t1", Instant::now() + Duration::from_secs(300));
         shared
             .cached
@@ -424,7 +445,12 @@ mod tests {
     /// of those shapes and calls it.
     #[tokio::test(start_paused = true)]
     async fn a_background_refresh_checks_again_under_the_lock() {
-        let shared = Arc::new(Shared::new(Box::new(Never), RefreshPolicy::default(), None));
+        let shared = Arc::new(Shared::new(
+            Box::new(Never),
+            RefreshPolicy::default(),
+            None,
+            None,
+        ));
         let due = || {
             let token = AccessToken::new("t1", Instant::now() + Duration::from_secs(100));
             Some(Arc::new(Cached {

@@ -20,6 +20,7 @@ mod options;
 mod provider;
 mod redact;
 mod source;
+mod store;
 mod time;
 mod token;
 
@@ -31,6 +32,9 @@ pub use oauth2::OAuth2Source;
 pub use options::{ClientAuth, TokenOptions};
 pub use provider::{ProviderBuilder, RefreshPolicy, SharedTokenProvider, TokenProvider};
 pub use source::TokenSource;
+#[cfg(feature = "redis")]
+pub use store::RedisTokenStore;
+pub use store::{Loaded, StoreError, StoreKey, StoreLock, TokenStore};
 pub use token::{AccessToken, RefreshToken};
 
 pub use async_trait::async_trait;

@@ -302,6 +302,44 @@ impl TokenOptions {
         self.policy
     }
 
+    /// The name of these options' tokens in a shared store: a SHA-256 hash of everything
+    /// that makes two configurations' tokens differ, and of nothing secret (the client
+    /// secret and the password stay out; so do the refresh policy and timeouts, which
+    /// change when a token is fetched, not which token).
+    pub(crate) fn store_key(&self) -> crate::StoreKey {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        // Each field length-prefixed: no two different lists of fields hash alike.
+        let mut field = |value: Option<&str>| match value {
+            None => hash.update([0]),
+            Some(value) => {
+                hash.update([1]);
+                hash.update((value.len() as u64).to_le_bytes());
+                hash.update(value.as_bytes());
+            }
+        };
+        field(Some("token-client store key 1"));
+        field(Some(&self.token_endpoint));
+        field(Some(&self.client_id));
+        field(Some(match self.client_auth {
+            ClientAuth::BasicAuth => "client_secret_basic",
+            ClientAuth::RequestBody => "client_secret_post",
+        }));
+        field(Some(self.grant.name()));
+        match &self.grant {
+            Grant::ClientCredentials => {}
+            Grant::Password { username, .. } => field(Some(username)),
+        }
+        field(self.scope.as_deref());
+        field(self.audience.as_deref());
+        field(self.resource.as_deref());
+        for (name, value) in &self.extra_params {
+            field(Some(name));
+            field(Some(value));
+        }
+        crate::StoreKey::from_hash(&hash.finalize())
+    }
+
     /// Checks the options and returns the parsed endpoint: an absolute `https` URL, or
     /// `http` on a loopback host (or anywhere with [`allow_insecure_http`](Self::allow_insecure_http)),
     /// without a user name or password in it; a non-empty client id; a password with a

@@ -8,7 +8,10 @@ use std::time::Duration;
 use tokio::runtime::Handle;
 
 use crate::flight::Shared;
-use crate::{AccessToken, OAuth2Source, TokenError, TokenFuture, TokenOptions, TokenSource};
+use crate::store::fleet::Fleet;
+use crate::{
+    AccessToken, OAuth2Source, TokenError, TokenFuture, TokenOptions, TokenSource, TokenStore,
+};
 
 /// Hands out access tokens. Object-safe: `Arc<dyn TokenProvider>` is a provider too.
 #[diagnostic::on_unimplemented(
@@ -126,6 +129,7 @@ impl SharedTokenProvider {
             options,
             http: None,
             runtime: None,
+            store: None,
         }
     }
 
@@ -137,7 +141,7 @@ impl SharedTokenProvider {
     /// A provider over any token source, with the given refresh policy.
     pub fn from_source_with_policy(source: impl TokenSource, policy: RefreshPolicy) -> Self {
         Self {
-            shared: Arc::new(Shared::new(Box::new(source), policy, None)),
+            shared: Arc::new(Shared::new(Box::new(source), policy, None, None)),
         }
     }
 
@@ -169,6 +173,7 @@ pub struct ProviderBuilder {
     policy: RefreshPolicy,
     http: Option<reqwest::ClientBuilder>,
     runtime: Option<Handle>,
+    store: Option<Arc<dyn TokenStore>>,
 }
 
 impl ProviderBuilder {
@@ -195,12 +200,34 @@ impl ProviderBuilder {
         self
     }
 
+    /// Shares tokens with the other instances of the service through `store` (a
+    /// `RedisTokenStore`, feature `redis`), so the fleet makes one token request per
+    /// token lifetime. The provider's own cache stays in front: the store is consulted
+    /// only when the cached token is absent, due or rejected, and a store that fails
+    /// never fails a call (the provider then fetches on its own).
+    pub fn store(mut self, store: impl TokenStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
     /// Builds the provider. Fails when the options are invalid (see
-    /// [`TokenOptions::validate`]) or the HTTP client cannot be built.
+    /// [`TokenOptions::validate`]), the HTTP client cannot be built, or the store is not
+    /// fully configured.
     pub fn build(self) -> Result<SharedTokenProvider, TokenError> {
+        let fleet = match self.store {
+            Some(store) => {
+                store
+                    .check()
+                    .map_err(|error| TokenError::InvalidOptions(format!("token store: {error}")))?;
+                let key = self.options.store_key();
+                let timeout = self.options.request_timeout;
+                Some(Fleet::new(store, key, timeout, self.policy))
+            }
+            None => None,
+        };
         let http = self.http.unwrap_or_else(reqwest::Client::builder);
         let source = OAuth2Source::with_client_builder(self.options, http)?;
-        let shared = Shared::new(Box::new(source), self.policy, self.runtime);
+        let shared = Shared::new(Box::new(source), self.policy, self.runtime, fleet);
         Ok(SharedTokenProvider {
             shared: Arc::new(shared),
         })
@@ -214,6 +241,7 @@ impl fmt::Debug for ProviderBuilder {
             .field("policy", &self.policy)
             .field("http_client_builder", &self.http.is_some())
             .field("runtime", &self.runtime.is_some())
+            .field("store", &self.store.is_some())
             .finish()
     }
 }
