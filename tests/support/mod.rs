@@ -2,6 +2,7 @@
 // Each test binary uses only part of this module.
 #![allow(dead_code)]
 
+pub mod counting_idp;
 pub mod interop_server;
 pub mod redis_server;
 
