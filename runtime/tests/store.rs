@@ -1,0 +1,392 @@
+//! How a provider uses a [`TokenStore`], with an in-memory store that can be made to fail,
+//! stall or hold garbage: the hot path never touches it, and no failure of the store ever
+//! fails a call. (The Redis engine and the fleet protocol across instances: tests/fleet.rs
+//! of the facade, against a real Redis.)
+
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use token_client_runtime::{
+    Loaded, SharedTokenProvider, StoreError, StoreKey, StoreLock, TokenOptions, TokenProvider,
+    TokenStore,
+};
+use tokio::time::Instant;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Mode {
+    Up,
+    Failing,
+    Stalling,
+}
+
+/// A store in memory, faithful to the contract, with a switch.
+#[derive(Default)]
+struct MemoryStore {
+    mode: Mutex<Option<Mode>>,
+    token: Mutex<Option<(Vec<u8>, Instant)>>,
+    lock: Mutex<Option<(String, Instant)>>,
+    ops: AtomicUsize,
+}
+
+impl MemoryStore {
+    fn set(&self, mode: Mode) {
+        *self.mode.lock().unwrap() = Some(mode);
+    }
+
+    fn ops(&self) -> usize {
+        self.ops.load(Ordering::SeqCst)
+    }
+
+    async fn enter(&self) -> Result<(), StoreError> {
+        self.ops.fetch_add(1, Ordering::SeqCst);
+        let mode = self.mode.lock().unwrap().unwrap_or(Mode::Up);
+        match mode {
+            Mode::Up => Ok(()),
+            Mode::Failing => Err(StoreError::new("connection refused")),
+            Mode::Stalling => std::future::pending().await,
+        }
+    }
+
+    fn locked_by(&self) -> Option<String> {
+        let lock = self.lock.lock().unwrap();
+        lock.as_ref()
+            .filter(|(_, until)| Instant::now() < *until)
+            .map(|(value, _)| value.clone())
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenStore for MemoryStore {
+    fn timeout(&self) -> Duration {
+        Duration::from_millis(200)
+    }
+
+    async fn load(&self, _: &StoreKey) -> Result<Loaded, StoreError> {
+        self.enter().await?;
+        let now = Instant::now();
+        let token = self.token.lock().unwrap().clone();
+        let token = token.filter(|(_, until)| now < *until);
+        Ok(Loaded {
+            expires_in: token
+                .as_ref()
+                .map_or(Duration::ZERO, |(_, until)| *until - now),
+            token: token.map(|(bytes, _)| bytes),
+            refresh_token: None,
+            locked: self.locked_by().is_some(),
+        })
+    }
+
+    async fn lock(&self, _: &StoreKey, ttl: Duration) -> Result<Option<StoreLock>, StoreError> {
+        self.enter().await?;
+        if self.locked_by().is_some() {
+            return Ok(None);
+        }
+        let value = format!("{:?}", Instant::now());
+        *self.lock.lock().unwrap() = Some((value.clone(), Instant::now() + ttl));
+        Ok(Some(StoreLock::new(value)))
+    }
+
+    async fn save(
+        &self,
+        _: &StoreKey,
+        lock: &StoreLock,
+        token: &[u8],
+        ttl: Duration,
+        _: Option<&[u8]>,
+    ) -> Result<bool, StoreError> {
+        self.enter().await?;
+        if self.locked_by().as_deref() != Some(lock.value()) {
+            return Ok(false);
+        }
+        *self.token.lock().unwrap() = Some((token.to_vec(), Instant::now() + ttl));
+        *self.lock.lock().unwrap() = None;
+        Ok(true)
+    }
+
+    async fn hold(&self, _: &StoreKey, lock: &StoreLock, hold: Duration) -> Result<(), StoreError> {
+        self.enter().await?;
+        if self.locked_by().as_deref() == Some(lock.value()) {
+            *self.lock.lock().unwrap() =
+                (!hold.is_zero()).then(|| (lock.value().to_owned(), Instant::now() + hold));
+        }
+        Ok(())
+    }
+
+    async fn remove(&self, _: &StoreKey, stale: &[u8]) -> Result<bool, StoreError> {
+        self.enter().await?;
+        let mut token = self.token.lock().unwrap();
+        let matches = token.as_ref().is_some_and(|(bytes, _)| bytes == stale);
+        if matches {
+            *token = None;
+        }
+        Ok(matches)
+    }
+}
+
+/// A token endpoint issuing `t1`, `t2`... valid `lifetime` seconds; counts its requests.
+async fn endpoint(lifetime: u64) -> (MockServer, Arc<AtomicUsize>) {
+    let server = MockServer::start().await;
+    let count = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&count);
+    Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(move |_: &wiremock::Request| {
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            let body = format!(
+                r#"{{"access_token":"t{n}","token_type":"Bearer","expires_in":{lifetime}}}"#
+            );
+            ResponseTemplate::new(200).set_body_raw(body.into_bytes(), "application/json")
+        })
+        .mount(&server)
+        .await;
+    (server, count)
+}
+
+fn provider(server: &MockServer, store: &Arc<MemoryStore>) -> SharedTokenProvider {
+    let options = TokenOptions::client_credentials(format!("{}/token", server.uri()), "id", "s");
+    SharedTokenProvider::builder(options)
+        .store(Arc::clone(store))
+        .build()
+        .unwrap()
+}
+
+/// Collects what the subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn count(&self, needle: &str) -> usize {
+        String::from_utf8_lossy(&self.0.lock().unwrap())
+            .matches(needle)
+            .count()
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_hot_path_never_touches_the_store() {
+    let (server, requests) = endpoint(300).await;
+    let store = Arc::new(MemoryStore::default());
+    let provider = provider(&server, &store);
+    provider.token().await.unwrap();
+    let after_first = store.ops();
+    assert!(after_first >= 3, "load, lock, save: {after_first}");
+
+    for _ in 0..1000 {
+        provider.token().await.unwrap();
+    }
+
+    assert_eq!(
+        store.ops(),
+        after_first,
+        "no store operation for a valid token"
+    );
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_failing_store_fails_no_call_warns_once_and_is_retried_after_a_back_off() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let (server, requests) = endpoint(300).await;
+    let store = Arc::new(MemoryStore::default());
+    store.set(Mode::Failing);
+
+    // Providers that each need a token: each fetches on its own.
+    for n in 1..=5 {
+        let token = provider(&server, &store)
+            .token()
+            .await
+            .expect("no call fails");
+        assert_eq!(token.secret(), format!("t{n}"));
+    }
+    assert_eq!(requests.load(Ordering::SeqCst), 5);
+    assert_eq!(
+        captured.count("token store unavailable"),
+        5,
+        "one warning per provider"
+    );
+
+    // One provider, many refreshes within one outage: one warning, and the store is left
+    // alone during its back-off.
+    let provider = provider(&server, &store);
+    let before = captured.count("token store unavailable");
+    provider.token().await.unwrap();
+    let ops = store.ops();
+    for _ in 0..5 {
+        provider.invalidate(&provider.token().await.unwrap());
+        provider.token().await.expect("no call fails");
+    }
+    assert_eq!(store.ops(), ops, "no store operation during the back-off");
+    assert_eq!(
+        captured.count("token store unavailable"),
+        before + 1,
+        "warned once"
+    );
+
+    // After the back-off the store is tried again; it answers: sharing resumes.
+    store.set(Mode::Up);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    provider.invalidate(&provider.token().await.unwrap());
+    provider.token().await.unwrap();
+    assert!(store.ops() > ops, "the store was tried again");
+    assert_eq!(captured.count("token store answering again"), 1);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_stalled_store_costs_at_most_its_timeout() {
+    let (server, requests) = endpoint(300).await;
+    let store = Arc::new(MemoryStore::default());
+    store.set(Mode::Stalling);
+    let provider = provider(&server, &store);
+
+    let started = std::time::Instant::now();
+    let token = provider.token().await.expect("a token without the store");
+    let waited = started.elapsed();
+
+    assert_eq!(token.secret(), "t1");
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+    assert!(
+        waited >= Duration::from_millis(200) && waited < Duration::from_millis(1000),
+        "the store's 200 ms timeout, then a fetch: {waited:?}"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_stored_value_that_is_not_a_token_is_a_miss_and_is_overwritten() {
+    let (server, requests) = endpoint(300).await;
+    let store = Arc::new(MemoryStore::default());
+    for garbage in [
+        &b"not json"[..],
+        b"{}",
+        b"\xff\xfe",
+        br#"{"access_token":7}"#,
+    ] {
+        *store.token.lock().unwrap() =
+            Some((garbage.to_vec(), Instant::now() + Duration::from_secs(60)));
+        let before = requests.load(Ordering::SeqCst);
+        let token = provider(&server, &store).token().await.unwrap();
+        assert_eq!(
+            requests.load(Ordering::SeqCst),
+            before + 1,
+            "{garbage:?} is a miss"
+        );
+        let stored = store.token.lock().unwrap().clone().unwrap().0;
+        let stored = String::from_utf8(stored).unwrap();
+        assert!(
+            stored.contains(token.secret()),
+            "overwritten with the new token"
+        );
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_store_that_refuses_its_configuration_fails_the_build() {
+    struct Unconfigured;
+    #[async_trait::async_trait]
+    impl TokenStore for Unconfigured {
+        fn check(&self) -> Result<(), StoreError> {
+            Err(StoreError::new("needs a key"))
+        }
+        async fn load(&self, _: &StoreKey) -> Result<Loaded, StoreError> {
+            unreachable!()
+        }
+        async fn lock(&self, _: &StoreKey, _: Duration) -> Result<Option<StoreLock>, StoreError> {
+            unreachable!()
+        }
+        async fn save(
+            &self,
+            _: &StoreKey,
+            _: &StoreLock,
+            _: &[u8],
+            _: Duration,
+            _: Option<&[u8]>,
+        ) -> Result<bool, StoreError> {
+            unreachable!()
+        }
+        async fn hold(&self, _: &StoreKey, _: &StoreLock, _: Duration) -> Result<(), StoreError> {
+            unreachable!()
+        }
+        async fn remove(&self, _: &StoreKey, _: &[u8]) -> Result<bool, StoreError> {
+            unreachable!()
+        }
+    }
+    let options = TokenOptions::client_credentials("https://login.example/token", "id", "s");
+    let error = SharedTokenProvider::builder(options)
+        .store(Unconfigured)
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "invalid token options: token store: needs a key"
+    );
+}
+
+#[test]
+fn store_keys_differ_by_what_makes_tokens_differ_and_never_by_a_secret() {
+    let base = || TokenOptions::client_credentials("https://login.example/token", "id", "s1");
+    let key = |options: TokenOptions| StoreKey::for_options(&options);
+    let same = [
+        base(),
+        TokenOptions::client_credentials("https://login.example/token", "id", "s2"),
+        base().request_timeout(Duration::from_secs(3)),
+    ];
+    for options in same {
+        assert_eq!(
+            key(options),
+            key(base()),
+            "secrets and timeouts are not in the key"
+        );
+    }
+    let different = [
+        TokenOptions::client_credentials("https://login.example/token2", "id", "s1"),
+        TokenOptions::client_credentials("https://login.example/token", "id2", "s1"),
+        base().scope("a"),
+        base().audience("a"),
+        base().resource("a"),
+        base().extra_param("tenant", "a"),
+        base().client_auth(token_client_runtime::ClientAuth::RequestBody),
+        TokenOptions::password("https://login.example/token", "id", "s1", "alice", "pw"),
+    ];
+    let mut keys: Vec<StoreKey> = different.into_iter().map(key).collect();
+    keys.push(key(base()));
+    keys.push(key(TokenOptions::password(
+        "https://login.example/token",
+        "id",
+        "s1",
+        "bob",
+        "pw",
+    )));
+    let unique: std::collections::HashSet<_> = keys.iter().collect();
+    assert_eq!(
+        unique.len(),
+        keys.len(),
+        "every configuration has its own key"
+    );
+    let pw = key(TokenOptions::password(
+        "https://login.example/token",
+        "id",
+        "s1",
+        "alice",
+        "other-password",
+    ));
+    assert_eq!(pw, keys[7], "the password is not in the key");
+    assert!(keys.iter().all(|k| k.as_str().len() == 64));
+}
