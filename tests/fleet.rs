@@ -683,3 +683,85 @@ async fn a_rotated_refresh_token_is_shared_and_invalid_grant_falls_back_to_the_p
     );
     assert_eq!(idp.requests_of("password"), 2, "then the password grant");
 }
+
+// ---- configuration: no server needed for most of it ----
+
+#[token_client::token_client]
+pub trait Api: Send + Sync {
+    #[get("/api")]
+    async fn call(&self) -> Result<(), token_client::Error>;
+}
+
+#[test]
+fn a_store_with_neither_a_key_nor_plaintext_or_a_bad_namespace_fails_the_build_plainly() {
+    let options = || TokenOptions::client_credentials("https://login.example/token", "id", "s");
+    let build = |store: RedisTokenStore| {
+        SharedTokenProvider::builder(options())
+            .store(store)
+            .build()
+            .unwrap_err()
+            .to_string()
+    };
+    let unsealed = RedisTokenStore::new("redis://127.0.0.1:1/").unwrap();
+    let error = build(unsealed.clone());
+    assert!(
+        error.contains("`.encryption_key(key)`") && error.contains("`.allow_plaintext()`"),
+        "{error}"
+    );
+    // A previous key alone is no encryption key.
+    assert!(build(unsealed.clone().previous_encryption_key(KEY)).contains("encryption_key"));
+    for namespace in ["", "a{b}", "with space", "line\nbreak", &"x".repeat(129)] {
+        let error = build(unsealed.clone().allow_plaintext().namespace(namespace));
+        assert!(error.contains("namespace"), "{namespace:?}: {error}");
+    }
+    assert!(RedisTokenStore::new("not a url").is_err());
+    assert!(RedisTokenStore::new("http://127.0.0.1/").is_err());
+
+    // The client builder: a store goes with token options, not with a built provider.
+    let provider = SharedTokenProvider::new(options()).unwrap();
+    let error = ApiClient::builder()
+        .base_url("https://api.example")
+        .token_provider(provider)
+        .token_store(unsealed.allow_plaintext())
+        .build()
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(
+            error,
+            token_client::Error::Build(token_client::BuildError::StoreWithProvider)
+        ),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn a_store_shows_neither_its_password_nor_its_keys() {
+    let store = RedisTokenStore::new("redis://user:hunter2-pw@cache:6379/0")
+        .unwrap()
+        .encryption_key(KEY)
+        .previous_encryption_key(OTHER_KEY);
+    let shown = format!("{store:?}");
+    assert!(!shown.contains("hunter2-pw"), "{shown}");
+    assert!(!shown.contains("fleet-test-key"), "{shown}");
+    assert!(shown.contains("cache:6379"), "{shown}");
+    let error = RedisTokenStore::new("redis://:hunter2-pw@cache:notaport/").unwrap_err();
+    assert!(!error.to_string().contains("hunter2-pw"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_built_with_token_options_and_a_store_share_one_token() {
+    let server = RedisServer::start().await;
+    let idp = CountingIdp::start(Duration::from_secs(300), Duration::ZERO).await;
+    let base = idp.api().trim_end_matches("/api").to_owned();
+    for _ in 0..3 {
+        let client = ApiClient::builder()
+            .base_url(&base)
+            .token_options(options(&idp))
+            .token_store(store(&server, "clients"))
+            .build()
+            .unwrap();
+        client.call().await.unwrap();
+    }
+    assert_eq!(idp.requests(), 1, "three clients, one token");
+}
