@@ -15,6 +15,7 @@
 //! - [Errors](#errors)
 //! - [How the provider works](#how-the-provider-works)
 //! - [Sharing one provider between clients](#sharing-one-provider-between-clients)
+//! - [Running many instances](#running-many-instances)
 //! - [The middleware without the macro](#the-middleware-without-the-macro)
 //! - [A token source of your own](#a-token-source-of-your-own)
 //! - [Testing code that uses a generated client](#testing-code-that-uses-a-generated-client)
@@ -279,6 +280,75 @@
 //!     .build()?;
 //! # Ok(()) }
 //! ```
+//!
+//! # Running many instances
+//!
+//! One provider makes one token request per token lifetime; a service deployed as N
+//! instances makes N, all at once at every deploy. With the feature `redis`, the instances
+//! share one token through a Redis (or Valkey) they already run, and take turns refreshing
+//! it: the fleet makes one request per lifetime, and a deploy of any size makes one.
+//! Worth it when the identity provider rate-limits or bills per token, or when instances
+//! are many; not for a handful of instances of a generous identity provider, where it adds
+//! a moving part for little.
+//!
+//! ```no_run
+//! # #[cfg(feature = "redis")]
+//! # fn run(options: token_client::TokenOptions, key: [u8; 32]) -> Result<(), Box<dyn std::error::Error>> {
+//! use token_client::{RedisTokenStore, SharedTokenProvider};
+//!
+//! let store = RedisTokenStore::new("redis://cache:6379")? // no I/O: connects on first use
+//!     .namespace("orders-service") // one per application
+//!     .encryption_key(key); // [u8; 32] from a secret manager, the same on every instance
+//! let provider = SharedTokenProvider::builder(options).store(store).build()?;
+//! // or, per client: FoosClient::builder().token_options(options).token_store(store)
+//! # Ok(()) }
+//! ```
+//!
+//! - **The hot path is unchanged.** Each instance keeps its own cache in front: a valid
+//!   token is still an atomic load away, and the store is consulted only when the local
+//!   token is absent, due for refresh, or rejected with a 401. A store's token is adopted
+//!   when it is not yet due (its time left is read with `PTTL`, never by comparing the
+//!   clocks of two hosts).
+//! - **One refresh across the fleet.** The instance that needs a refresh takes a lock
+//!   (`SET NX PX`, living as long as a token request may take, plus a second), reads the
+//!   store again, fetches, then writes the token and releases the lock in one script, only
+//!   if it still holds the lock: a holder that stalled past its lock writes nothing. The
+//!   others poll briefly, with jitter, and adopt the new token; if the holder crashed, its
+//!   lock expires and the next instance takes over. A failed fetch keeps the lock for the
+//!   cool-down, so the whole fleet backs off together.
+//! - **Refresh tokens** (password grant) are shared too: a rotated refresh token, used by
+//!   one instance, is revoked for the others, so each refresh uses the one in the store. A
+//!   refused one (`invalid_grant`) still falls back to the password grant.
+//! - **401**: the rejected token is removed from the store only if it is still the stored
+//!   one, so a newer token another instance wrote survives; eight instances rejected at
+//!   once make one request.
+//!
+//! **Keys.** Per token configuration, three keys with one hash tag (so one Redis Cluster
+//! slot): `<namespace>:{<hash>}:token`, `:lock` and `:refresh`. The hash covers what makes
+//! tokens differ (token endpoint, client id, client authentication, grant and user name,
+//! scope, audience, resource, extra parameters) and nothing secret: not the client secret,
+//! not the password. Two configurations, or two namespaces, never share a token. Extra
+//! parameters are hashed with the rest: keep secrets out of them.
+//!
+//! **Encryption and rotation.** With [`encryption_key`](RedisTokenStore::encryption_key)
+//! every value is sealed with AES-256-GCM, under a random nonce, with the Redis key's name
+//! as associated data: a value that does not open (another key, a flipped byte, a value
+//! copied under another name) is a miss, fetched again and overwritten, never read as
+//! plaintext. To rotate, deploy the new key with the old one as
+//! [`previous_encryption_key`](RedisTokenStore::previous_encryption_key) until values
+//! written under the old key have expired (at most a token lifetime; 30 days for a refresh
+//! token). [`allow_plaintext`](RedisTokenStore::allow_plaintext) stores tokens readable by
+//! anyone who can read the Redis; one of the two is required, and `build()` says so.
+//!
+//! **When Redis is down** (refused, slow, restarted, paused, or holding garbage), no call
+//! fails: every store operation has its own timeout (500 ms by default,
+//! [`RedisTokenStore::timeout`]), after which the instance fetches on its own, as without a
+//! store (at worst one request per instance), logs one warning for the outage (through
+//! `tracing`), and tries the store again a second later. The connection is remade on its
+//! own when Redis returns, and sharing resumes. `cargo run --example fleet` runs six
+//! instances against a local Redis and prints requests per lifetime with and without the
+//! store. Other engines implement [`TokenStore`]: bytes with a time to live, a lock, and
+//! compare-and-set, nothing more.
 //!
 //! # The middleware without the macro
 //!

@@ -19,7 +19,7 @@ pub use self::redis::RedisTokenStore;
 /// A store shared by the instances of a service, through which they share one token and
 /// take turns refreshing it: `SharedTokenProvider::builder(options).store(store)`.
 ///
-/// Object-safe, so engines other than [`RedisTokenStore`](crate::RedisTokenStore) (feature
+/// Object-safe, so engines other than `RedisTokenStore` (feature
 /// `redis`) can follow. Every method works on one [`StoreKey`]; the provider calls them only
 /// when its own cached token is absent or due, never on the hot path, and treats any error
 /// (or an operation slower than [`timeout`](Self::timeout)) as the store being down: it then
