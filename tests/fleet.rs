@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use support::counting_idp::CountingIdp;
-use support::redis_server::RedisServer;
+use support::redis_server::{RedisCluster, RedisServer};
 use support::{middleware_client, within};
 use token_client::{
     Loaded, RedisTokenStore, SharedTokenProvider, StoreError, StoreKey, StoreLock, TokenOptions,
@@ -764,4 +764,49 @@ async fn clients_built_with_token_options_and_a_store_share_one_token() {
         client.call().await.unwrap();
     }
     assert_eq!(idp.requests(), 1, "three clients, one token");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_on_a_redis_cluster_shares_one_token_with_its_keys_in_one_slot() {
+    let cluster = RedisCluster::start(3).await;
+    let idp = CountingIdp::start(Duration::from_secs(300), Duration::from_millis(100)).await;
+    let urls = cluster.urls();
+    let instances: Vec<_> = (0..4)
+        .map(|_| {
+            let store = RedisTokenStore::cluster(urls.iter().map(String::as_str))
+                .unwrap()
+                .namespace("cluster")
+                .encryption_key(KEY);
+            instance(options(&idp), store)
+        })
+        .collect();
+
+    let calls: Vec<_> = (0..200)
+        .map(|i| {
+            let provider = instances[i % instances.len()].clone();
+            tokio::spawn(async move { provider.token().await.map(|t| t.secret().to_owned()) })
+        })
+        .collect();
+    let mut secrets = std::collections::HashSet::new();
+    for call in calls {
+        secrets.insert(call.await.unwrap().expect("a token"));
+    }
+    assert_eq!(
+        idp.requests(),
+        1,
+        "one request for the fleet, on a cluster too"
+    );
+    assert_eq!(secrets.len(), 1);
+
+    let mut holders = Vec::new();
+    for node in cluster.nodes() {
+        holders.push(node.keys("cluster:*").await);
+    }
+    let with_keys: Vec<_> = holders.iter().filter(|keys| !keys.is_empty()).collect();
+    assert_eq!(
+        with_keys.len(),
+        1,
+        "one node holds every key of the token: {holders:?}"
+    );
+    assert!(with_keys[0].iter().any(|key| key.ends_with(":token")));
 }

@@ -42,6 +42,8 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct RedisServer {
     binary: &'static Binary,
     port: u16,
+    /// Arguments added to the defaults (kept for restarts).
+    extra: Vec<String>,
     process: Option<Process>,
 }
 
@@ -65,16 +67,22 @@ impl RedisServer {
     ///
     /// Panics, saying why, if no server binary can be had or the server does not start.
     pub async fn start() -> Self {
-        blocking(|| {
+        Self::start_with(Vec::new()).await
+    }
+
+    /// [`Self::start`] with `extra` arguments after the defaults.
+    pub async fn start_with(extra: Vec<String>) -> Self {
+        blocking(move || {
             let binary = binary();
             let mut last = String::new();
             for _ in 0..PORT_ATTEMPTS {
                 let port = free_port();
-                match Process::spawn(binary, port, Instant::now() + START_TIMEOUT) {
+                match Process::spawn(binary, port, &extra, Instant::now() + START_TIMEOUT) {
                     Ok(process) => {
                         return Self {
                             binary,
                             port,
+                            extra,
                             process: Some(process),
                         };
                     }
@@ -125,11 +133,11 @@ impl RedisServer {
     /// until it answers `PING`.
     pub async fn restart(&mut self) {
         self.kill();
-        let (binary, port) = (self.binary, self.port);
+        let (binary, port, extra) = (self.binary, self.port, self.extra.clone());
         let process = blocking(move || {
             let deadline = Instant::now() + REBIND_TIMEOUT;
             loop {
-                match Process::spawn(binary, port, Instant::now() + START_TIMEOUT) {
+                match Process::spawn(binary, port, &extra, Instant::now() + START_TIMEOUT) {
                     Ok(process) => return process,
                     // The old socket may linger a moment, or another process took the port.
                     Err(StartError::AddressInUse(output)) => {
@@ -416,7 +424,12 @@ struct Process {
 
 impl Process {
     /// Starts the server on `port` and waits until it answers `PING`.
-    fn spawn(binary: &Binary, port: u16, deadline: Instant) -> Result<Self, StartError> {
+    fn spawn(
+        binary: &Binary,
+        port: u16,
+        extra: &[String],
+        deadline: Instant,
+    ) -> Result<Self, StartError> {
         let flavor = binary.flavor;
         let mut child = Command::new(&binary.path)
             .arg("--port")
@@ -425,6 +438,7 @@ impl Process {
             .args(["--save", ""])
             .args(["--appendonly", "no"])
             .args(["--protected-mode", "no"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -702,5 +716,95 @@ fn describe(args: &[Vec<u8>]) -> String {
     match text.char_indices().nth(80) {
         Some((cut, _)) => format!("{}...", &text[..cut]),
         None => text,
+    }
+}
+
+/// A Redis Cluster of `n` primaries (no replicas) on loopback, slots spread evenly, set
+/// up with plain commands (`CLUSTER ADDSLOTSRANGE`, `CLUSTER MEET`), so it needs no
+/// `redis-cli`: Valkey's wheel has none.
+pub struct RedisCluster {
+    nodes: Vec<RedisServer>,
+    dir: PathBuf,
+}
+
+impl RedisCluster {
+    /// Starts the nodes and waits until every one reports `cluster_state:ok`.
+    pub async fn start(n: u16) -> Self {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("token-client-cluster-{}-{id}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut nodes = Vec::new();
+        for node in 0..n {
+            let config = dir.join(format!("nodes-{node}.conf"));
+            let extra = vec![
+                "--cluster-enabled".to_owned(),
+                "yes".to_owned(),
+                "--cluster-config-file".to_owned(),
+                config.display().to_string(),
+            ];
+            nodes.push(RedisServer::start_with(extra).await);
+        }
+        let per = 16384 / n;
+        for (i, node) in nodes.iter().enumerate() {
+            let first = per * i as u16;
+            let last = if i + 1 == nodes.len() {
+                16383
+            } else {
+                first + per - 1
+            };
+            let reply = node
+                .command(&[
+                    b"CLUSTER",
+                    b"ADDSLOTSRANGE",
+                    first.to_string().as_bytes(),
+                    last.to_string().as_bytes(),
+                ])
+                .await;
+            assert_eq!(reply, Reply::Simple("OK".to_owned()), "ADDSLOTSRANGE");
+        }
+        for other in &nodes[1..] {
+            let port = other.port().to_string();
+            let reply = nodes[0]
+                .command(&[b"CLUSTER", b"MEET", b"127.0.0.1", port.as_bytes()])
+                .await;
+            assert_eq!(reply, Reply::Simple("OK".to_owned()), "MEET");
+        }
+        let deadline = Instant::now() + START_TIMEOUT;
+        for node in &nodes {
+            loop {
+                let info = match node.command(&[b"CLUSTER", b"INFO"]).await {
+                    Reply::Bulk(Some(text)) => String::from_utf8_lossy(&text).into_owned(),
+                    other => panic!("CLUSTER INFO: {other:?}"),
+                };
+                let known = format!("cluster_known_nodes:{n}");
+                if info.contains("cluster_state:ok") && info.contains(&known) {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "the cluster never became ok:\n{info}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        Self { nodes, dir }
+    }
+
+    /// The nodes' URLs.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(RedisServer::url).collect()
+    }
+
+    pub fn nodes(&self) -> &[RedisServer] {
+        &self.nodes
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        self.nodes.clear();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Script, Value};
+use redis::{Cmd, Pipeline, RedisFuture, Script, Value};
 use tokio::sync::OnceCell;
 
 use super::{DEFAULT_TIMEOUT, Loaded, StoreError, StoreKey, StoreLock, TokenStore};
@@ -62,10 +62,10 @@ pub struct RedisTokenStore {
 
 #[derive(Clone)]
 struct Inner {
-    client: redis::Client,
-    /// The URL without its password, for `Debug`.
+    target: Target,
+    /// The URL(s) without password, for `Debug`.
     shown: String,
-    connection: Arc<OnceCell<ConnectionManager>>,
+    connection: Arc<OnceCell<Connection>>,
     namespace: String,
     seal: Seal,
     timeout: Duration,
@@ -88,17 +88,39 @@ impl RedisTokenStore {
     pub fn new(url: &str) -> Result<Self, StoreError> {
         let client = redis::Client::open(url)
             .map_err(|error| StoreError::new(format_args!("invalid Redis URL: {error}")))?;
+        Ok(Self::on(Target::Single(client), without_password(url)))
+    }
+
+    /// A store on the Redis Cluster reached through `nodes` (any of its nodes' URLs;
+    /// feature `redis-cluster`). Does no I/O: the cluster is reached on first use. The
+    /// keys of one token share a hash tag, so its scripts run on one node.
+    #[cfg(feature = "redis-cluster")]
+    pub fn cluster<'a>(nodes: impl IntoIterator<Item = &'a str>) -> Result<Self, StoreError> {
+        let nodes: Vec<String> = nodes.into_iter().map(str::to_owned).collect();
+        // Checks the URLs (and that they share credentials), without connecting.
+        redis::cluster::ClusterClient::new(nodes.iter().map(String::as_str)).map_err(|error| {
+            StoreError::new(format_args!("invalid Redis Cluster URLs: {error}"))
+        })?;
+        let shown = nodes
+            .iter()
+            .map(|url| without_password(url))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Ok(Self::on(Target::Cluster(nodes), shown))
+    }
+
+    fn on(target: Target, shown: String) -> Self {
         let inner = Inner {
-            client,
-            shown: without_password(url),
+            target,
+            shown,
             connection: Arc::new(OnceCell::new()),
             namespace: DEFAULT_NAMESPACE.to_owned(),
             seal: Seal::Unset,
             timeout: DEFAULT_TIMEOUT,
         };
-        Ok(Self {
+        Self {
             inner: Arc::new(inner),
-        })
+        }
     }
 
     fn with(self, change: impl FnOnce(&mut Inner)) -> Self {
@@ -160,21 +182,16 @@ impl RedisTokenStore {
         format!("{}:{{{}}}:{part}", self.inner.namespace, key.as_str())
     }
 
-    async fn connection(&self) -> Result<ConnectionManager, StoreError> {
+    /// The connection, made on first use (inside a runtime, within the caller's timeout),
+    /// then shared by clones; it reconnects on its own when broken.
+    async fn connection(&self) -> Result<Connection, StoreError> {
         let inner = &self.inner;
-        let manager = inner
+        let connection = inner
             .connection
-            .get_or_try_init(|| async {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(inner.timeout))
-                    .set_response_timeout(Some(inner.timeout))
-                    .set_number_of_retries(2)
-                    .set_max_delay(Duration::from_secs(1));
-                ConnectionManager::new_lazy_with_config(inner.client.clone(), config)
-            })
+            .get_or_try_init(|| inner.target.connect(inner.timeout))
             .await
             .map_err(redis_error)?;
-        Ok(manager.clone())
+        Ok(connection.clone())
     }
 
     fn seal(&self, name: &str, plain: &[u8]) -> Result<Vec<u8>, StoreError> {
@@ -215,6 +232,82 @@ impl RedisTokenStore {
                 open(current).or_else(|| previous.as_deref().and_then(open))
             }
             _ => None,
+        }
+    }
+}
+
+/// Where the store's Redis is.
+#[derive(Clone)]
+enum Target {
+    Single(redis::Client),
+    #[cfg(feature = "redis-cluster")]
+    Cluster(Vec<String>),
+}
+
+impl Target {
+    async fn connect(&self, timeout: Duration) -> redis::RedisResult<Connection> {
+        match self {
+            Self::Single(client) => {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(timeout))
+                    .set_response_timeout(Some(timeout))
+                    .set_number_of_retries(2)
+                    .set_max_delay(Duration::from_secs(1));
+                ConnectionManager::new_lazy_with_config(client.clone(), config)
+                    .map(Connection::Single)
+            }
+            #[cfg(feature = "redis-cluster")]
+            Self::Cluster(nodes) => {
+                let client =
+                    redis::cluster::ClusterClient::builder(nodes.iter().map(String::as_str))
+                        .connection_timeout(timeout)
+                        .response_timeout(timeout)
+                        .retries(1)
+                        .build()?;
+                client
+                    .get_async_connection()
+                    .await
+                    .map(|connection| Connection::Cluster(Box::new(connection)))
+            }
+        }
+    }
+}
+
+/// A connection to a single Redis or to a cluster: both run the same commands and scripts.
+#[derive(Clone)]
+enum Connection {
+    Single(ConnectionManager),
+    #[cfg(feature = "redis-cluster")]
+    Cluster(Box<redis::cluster_async::ClusterConnection>),
+}
+
+impl redis::aio::ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(connection) => connection.req_packed_command(cmd),
+            #[cfg(feature = "redis-cluster")]
+            Self::Cluster(connection) => connection.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(connection) => connection.req_packed_commands(pipeline, offset, count),
+            #[cfg(feature = "redis-cluster")]
+            Self::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(connection) => connection.get_db(),
+            #[cfg(feature = "redis-cluster")]
+            Self::Cluster(connection) => connection.get_db(),
         }
     }
 }
