@@ -323,6 +323,11 @@
 //!   one, so a newer token another instance wrote survives; eight instances rejected at
 //!   once make one request.
 //!
+//! **Engines.** `RedisTokenStore::new("redis://...")` for one Redis or Valkey,
+//! `rediss://` with the feature `redis-tls`, and
+//! `RedisTokenStore::cluster(["redis://node-1:6379", ...])` for a Redis Cluster with the
+//! feature `redis-cluster`.
+//!
 //! **Keys.** Per token configuration, three keys with one hash tag (so one Redis Cluster
 //! slot): `<namespace>:{<hash>}:token`, `:lock` and `:refresh`. The hash covers what makes
 //! tokens differ (token endpoint, client id, client authentication, grant and user name,
