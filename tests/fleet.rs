@@ -723,9 +723,10 @@ fn a_store_with_neither_a_key_nor_plaintext_or_a_bad_namespace_fails_the_build_p
         .base_url("https://api.example")
         .token_provider(provider)
         .token_store(unsealed.allow_plaintext())
-        .build()
-        .err()
-        .expect("refused");
+        .build();
+    let Err(error) = error else {
+        panic!("a store with a built provider is refused")
+    };
     assert!(
         matches!(
             error,

@@ -88,7 +88,10 @@ impl RedisTokenStore {
     pub fn new(url: &str) -> Result<Self, StoreError> {
         let client = redis::Client::open(url)
             .map_err(|error| StoreError::new(format_args!("invalid Redis URL: {error}")))?;
-        Ok(Self::on(Target::Single(client), without_password(url)))
+        Ok(Self::on(
+            Target::Single(Box::new(client)),
+            without_password(url),
+        ))
     }
 
     /// A store on the Redis Cluster reached through `nodes` (any of its nodes' URLs;
@@ -239,7 +242,7 @@ impl RedisTokenStore {
 /// Where the store's Redis is.
 #[derive(Clone)]
 enum Target {
-    Single(redis::Client),
+    Single(Box<redis::Client>),
     #[cfg(feature = "redis-cluster")]
     Cluster(Vec<String>),
 }
@@ -253,7 +256,7 @@ impl Target {
                     .set_response_timeout(Some(timeout))
                     .set_number_of_retries(2)
                     .set_max_delay(Duration::from_secs(1));
-                ConnectionManager::new_lazy_with_config(client.clone(), config)
+                ConnectionManager::new_lazy_with_config((**client).clone(), config)
                     .map(Connection::Single)
             }
             #[cfg(feature = "redis-cluster")]
