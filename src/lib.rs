@@ -465,7 +465,8 @@ pub use token_client_runtime::RedisTokenStore;
 pub use token_client_runtime::{
     AccessToken, ApiError, ApiResponse, BuildError, ClientAuth, ClientBuilder, DecodeError, Error,
     OAuth2Source, ProviderBuilder, RefreshPolicy, RefreshToken, SharedTokenProvider, TokenError,
-    TokenFuture, TokenMiddleware, TokenOptions, TokenProvider, TokenSource, async_trait,
+    TokenFuture, TokenMiddleware, TokenOptions, TokenProvider, TokenScope, TokenSource,
+    async_trait,
 };
 pub use token_client_runtime::{Loaded, StoreError, StoreKey, StoreLock, TokenStore};
 

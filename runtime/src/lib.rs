@@ -19,6 +19,7 @@ mod oauth2;
 mod options;
 mod provider;
 mod redact;
+mod scope;
 mod source;
 mod store;
 mod time;
@@ -31,6 +32,7 @@ pub use middleware::TokenMiddleware;
 pub use oauth2::OAuth2Source;
 pub use options::{ClientAuth, TokenOptions};
 pub use provider::{ProviderBuilder, RefreshPolicy, SharedTokenProvider, TokenProvider};
+pub use scope::TokenScope;
 pub use source::TokenSource;
 #[cfg(feature = "redis")]
 pub use store::RedisTokenStore;

@@ -72,6 +72,24 @@ impl OAuth2Source {
         })
     }
 
+    /// A source of the same client for the token of `scope` (another scope, other
+    /// resources): it shares this one's HTTP client, and keeps its own refresh token.
+    pub(crate) fn scoped(&self, scope: &crate::TokenScope) -> Self {
+        let mut options = self.options.clone();
+        if let Some(value) = scope.scope_value() {
+            options.scope = Some(value.to_owned());
+        }
+        if !scope.resources().is_empty() {
+            options.resources = scope.resources().to_vec();
+        }
+        Self {
+            options,
+            endpoint: self.endpoint.clone(),
+            http: self.http.clone(),
+            refresh_token: Mutex::new(None),
+        }
+    }
+
     /// The refresh policy its options ask for.
     pub(crate) fn policy(&self) -> crate::RefreshPolicy {
         self.options.refresh_policy()
@@ -186,15 +204,14 @@ impl OAuth2Source {
             form.append_pair("client_id", &o.client_id);
             form.append_pair("client_secret", o.client_secret.expose());
         }
-        let optional = [
-            ("scope", &o.scope),
-            ("audience", &o.audience),
-            ("resource", &o.resource),
-        ];
+        let optional = [("scope", &o.scope), ("audience", &o.audience)];
         for (name, value) in optional {
             if let Some(value) = value {
                 form.append_pair(name, value);
             }
+        }
+        for resource in &o.resources {
+            form.append_pair("resource", resource);
         }
         for (name, value) in &o.extra_params {
             form.append_pair(name, value);
@@ -285,6 +302,10 @@ impl Attempt {
 
 #[async_trait::async_trait]
 impl TokenSource for OAuth2Source {
+    fn for_scope(&self, scope: &crate::TokenScope) -> Option<Box<dyn TokenSource>> {
+        Some(Box::new(self.scoped(scope)))
+    }
+
     fn refresh_token(&self) -> Option<RefreshToken> {
         self.refresh_token
             .lock()

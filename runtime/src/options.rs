@@ -70,7 +70,7 @@ pub struct TokenOptions {
     pub(crate) grant: Grant,
     pub(crate) scope: Option<String>,
     pub(crate) audience: Option<String>,
-    pub(crate) resource: Option<String>,
+    pub(crate) resources: Vec<String>,
     pub(crate) client_auth: ClientAuth,
     pub(crate) extra_params: Vec<(String, String)>,
     pub(crate) policy: RefreshPolicy,
@@ -121,6 +121,26 @@ impl Grant {
     }
 }
 
+/// A configuration value given as one string or a list of them.
+#[derive(Deserialize, Default)]
+#[serde(untagged)]
+enum OneOrMany {
+    #[default]
+    None,
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            Self::None => Vec::new(),
+            Self::One(one) => vec![one],
+            Self::Many(many) => many,
+        }
+    }
+}
+
 /// The configuration keys users already have (`appsettings.json` style, PascalCase, or
 /// snake_case), as read from a file; turned into [`TokenOptions`] by `TryFrom`.
 #[derive(Deserialize)]
@@ -139,8 +159,9 @@ struct Config {
     scope: Option<String>,
     #[serde(rename = "Audience", alias = "audience", default)]
     audience: Option<String>,
+    /// One resource, or a list (RFC 8707 allows several).
     #[serde(rename = "Resource", alias = "resource", default)]
-    resource: Option<String>,
+    resource: OneOrMany,
     #[serde(rename = "ClientAuth", alias = "client_auth", default)]
     client_auth: ClientAuth,
     #[serde(rename = "AllowInsecureHttp", alias = "allow_insecure_http", default)]
@@ -166,7 +187,7 @@ impl TryFrom<Config> for TokenOptions {
         };
         options.scope = config.scope;
         options.audience = config.audience;
-        options.resource = config.resource;
+        options.resources = config.resource.into_vec();
         options.client_auth = config.client_auth;
         options.allow_insecure_http = config.allow_insecure_http;
         Ok(options)
@@ -192,7 +213,7 @@ impl TokenOptions {
             grant: Grant::ClientCredentials,
             scope: None,
             audience: None,
-            resource: None,
+            resources: Vec::new(),
             client_auth: ClientAuth::default(),
             extra_params: Vec::new(),
             policy: RefreshPolicy::default(),
@@ -230,9 +251,10 @@ impl TokenOptions {
         self
     }
 
-    /// The `resource` parameter (RFC 8707, Azure AD v1).
+    /// Adds a `resource` parameter (RFC 8707 resource indicators, Azure AD v1): call it
+    /// once per resource; the token is then meant for those resources.
     pub fn resource(mut self, resource: impl Into<String>) -> Self {
-        self.resource = Some(resource.into());
+        self.resources.push(resource.into());
         self
     }
 
@@ -332,7 +354,10 @@ impl TokenOptions {
         }
         field(self.scope.as_deref());
         field(self.audience.as_deref());
-        field(self.resource.as_deref());
+        for resource in &self.resources {
+            field(Some(resource));
+        }
+        field(None);
         for (name, value) in &self.extra_params {
             field(Some(name));
             field(Some(value));
@@ -431,7 +456,7 @@ impl fmt::Debug for TokenOptions {
             .field("grant", &self.grant)
             .field("scope", &self.scope)
             .field("audience", &self.audience)
-            .field("resource", &self.resource)
+            .field("resources", &self.resources)
             .field("client_auth", &self.client_auth)
             .field("extra_params", &extra)
             .field("policy", &self.policy)

@@ -1,6 +1,6 @@
 //! [`TokenSource`]: where fresh tokens come from.
 
-use crate::{AccessToken, RefreshToken, TokenError};
+use crate::{AccessToken, RefreshToken, TokenError, TokenScope};
 
 /// Fetches one fresh token from somewhere: a token endpoint ([`OAuth2Source`](crate::OAuth2Source)),
 /// a cloud metadata server, a file, a closure...
@@ -16,6 +16,14 @@ use crate::{AccessToken, RefreshToken, TokenError};
 pub trait TokenSource: Send + Sync + 'static {
     /// Fetches a fresh token. Its `expires_at` drives the provider's refresh schedule.
     async fn fetch(&self) -> Result<AccessToken, TokenError>;
+
+    /// A source of the tokens of `scope` (another scope, other resources) in place of this
+    /// source's own, for a provider that serves several scopes (per-method `#[scope]`s).
+    /// Default: `None`, this source has one kind of token only.
+    fn for_scope(&self, scope: &TokenScope) -> Option<Box<dyn TokenSource>> {
+        let _ = scope;
+        None
+    }
 
     /// The refresh token the next `fetch` would use, if the source keeps one (an OAuth2
     /// server's, from its last answer). Default: none.
@@ -34,6 +42,10 @@ pub trait TokenSource: Send + Sync + 'static {
 impl<S: TokenSource + ?Sized> TokenSource for std::sync::Arc<S> {
     async fn fetch(&self) -> Result<AccessToken, TokenError> {
         (**self).fetch().await
+    }
+
+    fn for_scope(&self, scope: &TokenScope) -> Option<Box<dyn TokenSource>> {
+        (**self).for_scope(scope)
     }
 
     fn refresh_token(&self) -> Option<RefreshToken> {
