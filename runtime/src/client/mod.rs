@@ -22,4 +22,5 @@ pub(crate) mod private {
     pub use super::core::{ClientCore, FromCore};
     pub use super::decode::{Bytes, Decode, Json, Raw, Text, Unit, WithResponse};
     pub use super::request::RequestSpec;
+    pub use crate::TokenScope;
 }

@@ -21,6 +21,8 @@ pub struct RequestSpec {
     pub(super) headers: HeaderMap,
     pub(super) body: Option<Body>,
     pub(super) no_auth: bool,
+    /// The token this request needs, when not the options' own (`#[scope]`, `#[resource]`).
+    pub(super) token_scope: Option<crate::TokenScope>,
     pub(super) error: Option<String>,
 }
 
@@ -39,6 +41,7 @@ impl RequestSpec {
             headers: HeaderMap::new(),
             body: None,
             no_auth: false,
+            token_scope: None,
             error: None,
         }
     }
@@ -171,6 +174,11 @@ impl RequestSpec {
     /// Sends the request without an access token.
     pub fn no_auth(&mut self) {
         self.no_auth = true;
+    }
+
+    /// Sends the token of `scope` (a method's `#[scope]`/`#[resource]`), not the options' own.
+    pub fn token_scope(&mut self, scope: &crate::TokenScope) {
+        self.token_scope = Some(scope.clone());
     }
 
     /// Keeps the first error: it is the one the user's code caused first.
