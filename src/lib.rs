@@ -463,10 +463,10 @@ pub use token_client_macros::token_client;
 #[cfg(feature = "redis")]
 pub use token_client_runtime::RedisTokenStore;
 pub use token_client_runtime::{
-    AccessToken, ApiError, ApiResponse, BuildError, ClientAuth, ClientBuilder, DecodeError, Error,
-    OAuth2Source, ProviderBuilder, RefreshPolicy, RefreshToken, SharedTokenProvider, TokenError,
-    TokenFuture, TokenMiddleware, TokenOptions, TokenProvider, TokenScope, TokenSource,
-    async_trait,
+    AccessToken, ApiError, ApiResponse, AssertionAudience, BuildError, ClientAuth, ClientBuilder,
+    DecodeError, Error, OAuth2Source, ProviderBuilder, RefreshPolicy, RefreshToken,
+    SharedTokenProvider, SigningAlgorithm, TokenError, TokenFuture, TokenMiddleware, TokenOptions,
+    TokenProvider, TokenScope, TokenSource, async_trait,
 };
 pub use token_client_runtime::{Loaded, StoreError, StoreKey, StoreLock, TokenStore};
 

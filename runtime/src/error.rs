@@ -74,6 +74,16 @@ pub enum TokenError {
     /// The options are invalid (bad endpoint URL, plain `http://` to a remote host...).
     #[error("invalid token options: {0}")]
     InvalidOptions(String),
+    /// The token endpoint could not be discovered from the issuer (OIDC Discovery 1.0,
+    /// RFC 8414): the document could not be fetched or read, named another issuer, or
+    /// gave an endpoint that cannot be used. Tried again on the next token request.
+    #[error("discovery at `{url}` failed: {reason}")]
+    Discovery {
+        /// The discovery document's URL (without a query).
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// A custom [`TokenSource`](crate::TokenSource) failed.
     #[error("token source failed: {0}")]
     Source(#[source] Arc<dyn std::error::Error + Send + Sync>),

@@ -30,7 +30,7 @@ pub use error::{ApiError, BuildError, DecodeError, Error, TokenError};
 pub use future::TokenFuture;
 pub use middleware::TokenMiddleware;
 pub use oauth2::OAuth2Source;
-pub use options::{ClientAuth, TokenOptions};
+pub use options::{AssertionAudience, ClientAuth, SigningAlgorithm, TokenOptions};
 pub use provider::{ProviderBuilder, RefreshPolicy, SharedTokenProvider, TokenProvider};
 pub use scope::TokenScope;
 pub use source::TokenSource;

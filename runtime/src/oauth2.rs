@@ -1,7 +1,7 @@
 //! [`OAuth2Source`]: tokens from an RFC 6749 token endpoint.
 
 use std::fmt;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use base64::Engine as _;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
@@ -9,14 +9,21 @@ use http::{HeaderValue, StatusCode};
 use tokio::time::Instant;
 use url::Url;
 
+use self::assertion::Signer;
+use self::discovery::Discovery;
 use self::response::TokenResponse;
 use crate::body::read_capped;
 use crate::error::without_query;
-use crate::options::is_loopback;
+use crate::options::{AssertionAudience, Grant, Pem, is_loopback};
 use crate::redact::Redactor;
 use crate::{AccessToken, ClientAuth, RefreshToken, TokenError, TokenOptions, TokenSource, time};
 
+mod assertion;
+mod discovery;
 mod response;
+
+/// `client_assertion_type` of a JWT client assertion (RFC 7523 2.2).
+const JWT_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// The largest token response read; a larger one is an error (a token response is a few KiB).
 const MAX_BODY: usize = 64 * 1024;
@@ -27,9 +34,22 @@ const MAX_BODY: usize = 64 * 1024;
 /// answers `invalid_grant`).
 pub struct OAuth2Source {
     options: TokenOptions,
-    endpoint: Url,
+    target: Target,
     http: reqwest::Client,
+    /// Signs client assertions (`private_key_jwt`, `client_secret_jwt`).
+    client_signer: Option<Arc<Signer>>,
+    /// Signs the JWT bearer grant's assertions.
+    grant_signer: Option<Arc<Signer>>,
     refresh_token: Mutex<Option<RefreshToken>>,
+}
+
+/// Where token requests go.
+#[derive(Clone)]
+enum Target {
+    /// The configured token endpoint.
+    Fixed(Url),
+    /// The one discovered from the issuer, on first use.
+    Discovered(Arc<Discovery>),
 }
 
 /// What one token request asks with: the options' grant, or a refresh token.
@@ -58,16 +78,45 @@ impl OAuth2Source {
         options: TokenOptions,
         builder: reqwest::ClientBuilder,
     ) -> Result<Self, TokenError> {
-        let endpoint = options.validate()?;
+        let url = options.validate()?;
         let mut builder = builder.redirect(reqwest::redirect::Policy::none());
-        if is_loopback(&endpoint) {
+        if is_loopback(&url) {
             builder = builder.no_proxy();
         }
+        if let Some((certificate, key)) = &options.client_certificate {
+            builder = builder.identity(identity(certificate, key)?);
+        }
         let http = builder.build().map_err(transport)?;
+        let target = if options.token_endpoint.is_empty() {
+            Target::Discovered(Arc::new(Discovery::new(url, options.allow_insecure_http)))
+        } else {
+            Target::Fixed(url)
+        };
+        let private_key = || {
+            let key = options.private_key.as_ref().ok_or_else(|| {
+                TokenError::InvalidOptions("`PrivateKey` or `PrivateKeyPath` is required".into())
+            })?;
+            Signer::private_key(key, options.signing_algorithm, options.key_id.as_deref())
+                .map(Arc::new)
+        };
+        let client_signer = match options.client_auth {
+            ClientAuth::PrivateKeyJwt => Some(private_key()?),
+            ClientAuth::ClientSecretJwt => Some(Arc::new(Signer::client_secret(
+                options.client_secret.expose(),
+                options.key_id.as_deref(),
+            )?)),
+            _ => None,
+        };
+        let grant_signer = match options.grant {
+            Grant::JwtBearer { .. } => Some(private_key()?),
+            Grant::ClientCredentials | Grant::Password { .. } => None,
+        };
         Ok(Self {
             options,
-            endpoint,
+            target,
             http,
+            client_signer,
+            grant_signer,
             refresh_token: Mutex::new(None),
         })
     }
@@ -84,10 +133,17 @@ impl OAuth2Source {
         }
         Self {
             options,
-            endpoint: self.endpoint.clone(),
+            target: self.target.clone(),
             http: self.http.clone(),
+            client_signer: self.client_signer.clone(),
+            grant_signer: self.grant_signer.clone(),
             refresh_token: Mutex::new(None),
         }
+    }
+
+    /// The options it fetches with.
+    pub(crate) fn options(&self) -> &TokenOptions {
+        &self.options
     }
 
     /// The refresh policy its options ask for.
@@ -122,25 +178,46 @@ impl OAuth2Source {
     }
 
     async fn exchange(&self, attempt: &Attempt) -> Result<TokenResponse, TokenError> {
-        let request = self.build_request(attempt)?;
+        let endpoint = self.endpoint().await?;
+        let (request, redactor) = self.build_request(attempt, &endpoint)?;
         let response = self.http.execute(request).await.map_err(transport)?;
         let status = response.status();
         if status.is_redirection() {
-            return Err(self.redirect(status, response.headers()));
+            return Err(redirect(&endpoint, status, response.headers()));
         }
         let body = read_limited(response, status).await?;
-        response::parse(status, &body, &self.redactor(attempt))
+        response::parse(status, &body, &redactor)
     }
 
-    /// The error for a redirect: its status and the host it pointed to (not the whole
-    /// `Location`, whose query may carry anything).
-    fn redirect(&self, status: StatusCode, headers: &http::HeaderMap) -> TokenError {
-        let location = headers
-            .get(http::header::LOCATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|location| self.endpoint.join(location).ok())
-            .and_then(|url| url.host_str().map(str::to_owned));
-        TokenError::Redirect { status, location }
+    /// The token endpoint: configured, or discovered (its mutual-TLS alias for a client
+    /// authenticating with a certificate, when the server has one).
+    async fn endpoint(&self) -> Result<Url, TokenError> {
+        match &self.target {
+            Target::Fixed(url) => Ok(url.clone()),
+            Target::Discovered(discovery) => {
+                let endpoints = discovery
+                    .endpoints(&self.http, self.options.request_timeout)
+                    .await?;
+                let alias = endpoints
+                    .mtls_token
+                    .as_ref()
+                    .filter(|_| self.options.client_auth.is_mutual_tls());
+                Ok(alias.unwrap_or(&endpoints.token).clone())
+            }
+        }
+    }
+
+    /// The host token requests go to, for logs (the issuer's while not discovered).
+    fn host(&self) -> String {
+        let url = match &self.target {
+            Target::Fixed(url) => url.host_str(),
+            Target::Discovered(_) => self.options.issuer.as_deref(),
+        };
+        let url = url.unwrap_or_default();
+        Url::parse(url)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
+            .unwrap_or_else(|| url.to_owned())
     }
 
     /// Every secret `attempt`'s request carries, for scrubbing the server's answer.
@@ -157,8 +234,16 @@ impl OAuth2Source {
         redactor
     }
 
-    fn build_request(&self, attempt: &Attempt) -> Result<reqwest::Request, TokenError> {
-        let mut request = reqwest::Request::new(reqwest::Method::POST, self.endpoint.clone());
+    /// The request for `attempt` to `endpoint`, and a redactor of every secret it carries
+    /// (signed assertions included) for scrubbing the answer.
+    fn build_request(
+        &self,
+        attempt: &Attempt,
+        endpoint: &Url,
+    ) -> Result<(reqwest::Request, Redactor), TokenError> {
+        let mut redactor = self.redactor(attempt);
+        let body = self.form(attempt, endpoint, &mut redactor)?;
+        let mut request = reqwest::Request::new(reqwest::Method::POST, endpoint.clone());
         let headers = request.headers_mut();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         headers.insert(
@@ -168,8 +253,26 @@ impl OAuth2Source {
         if self.options.client_auth == ClientAuth::BasicAuth {
             headers.insert(AUTHORIZATION, self.basic_header()?);
         }
-        *request.body_mut() = Some(self.form(attempt).into());
-        Ok(request)
+        *request.body_mut() = Some(body.into());
+        Ok((request, redactor))
+    }
+
+    /// A signed assertion from `iss` (the client) about `sub`, for `endpoint` (or the
+    /// issuer, as configured); noted in `redactor`: a server may echo it.
+    fn assertion(
+        &self,
+        signer: &Signer,
+        sub: &str,
+        endpoint: &Url,
+        redactor: &mut Redactor,
+    ) -> Result<String, TokenError> {
+        let audience = match (self.options.assertion_audience, &self.options.issuer) {
+            (AssertionAudience::Issuer, Some(issuer)) => issuer.as_str(),
+            _ => endpoint.as_str(),
+        };
+        let assertion = signer.sign(&self.options.client_id, sub, audience)?;
+        redactor.secret(&assertion);
+        Ok(assertion)
     }
 
     /// RFC 6749 2.3.1: id and secret are form-urlencoded, then joined and base64-encoded.
@@ -190,7 +293,12 @@ impl OAuth2Source {
         format!("{id}:{secret}")
     }
 
-    fn form(&self, attempt: &Attempt) -> String {
+    fn form(
+        &self,
+        attempt: &Attempt,
+        endpoint: &Url,
+        redactor: &mut Redactor,
+    ) -> Result<String, TokenError> {
         let o = &self.options;
         let mut form = form_urlencoded::Serializer::new(String::new());
         match attempt {
@@ -198,11 +306,35 @@ impl OAuth2Source {
                 form.append_pair("grant_type", "refresh_token");
                 form.append_pair("refresh_token", token.secret());
             }
-            Attempt::Primary => o.grant.append_to(&mut form),
+            Attempt::Primary => {
+                let assertion = match (&o.grant, &self.grant_signer) {
+                    (Grant::JwtBearer { subject }, Some(signer)) => {
+                        let sub = subject.as_deref().unwrap_or(&o.client_id);
+                        Some(self.assertion(signer, sub, endpoint, redactor)?)
+                    }
+                    _ => None,
+                };
+                o.grant.append_to(&mut form, assertion.as_deref());
+            }
         }
-        if o.client_auth == ClientAuth::RequestBody {
-            form.append_pair("client_id", &o.client_id);
-            form.append_pair("client_secret", o.client_secret.expose());
+        match o.client_auth {
+            ClientAuth::BasicAuth => {}
+            ClientAuth::RequestBody => {
+                form.append_pair("client_id", &o.client_id);
+                form.append_pair("client_secret", o.client_secret.expose());
+            }
+            ClientAuth::ClientSecretJwt | ClientAuth::PrivateKeyJwt => {
+                let signer = self.client_signer.as_deref().ok_or_else(|| {
+                    TokenError::InvalidOptions("no key to sign the client assertion".into())
+                })?;
+                let assertion = self.assertion(signer, &o.client_id, endpoint, redactor)?;
+                form.append_pair("client_id", &o.client_id);
+                form.append_pair("client_assertion_type", JWT_ASSERTION);
+                form.append_pair("client_assertion", &assertion);
+            }
+            ClientAuth::TlsClientAuth | ClientAuth::SelfSignedTlsClientAuth | ClientAuth::None => {
+                form.append_pair("client_id", &o.client_id);
+            }
         }
         let optional = [("scope", &o.scope), ("audience", &o.audience)];
         for (name, value) in optional {
@@ -216,7 +348,7 @@ impl OAuth2Source {
         for (name, value) in &o.extra_params {
             form.append_pair(name, value);
         }
-        form.finish()
+        Ok(form.finish())
     }
 
     /// The token of a response; stores its refresh token, or keeps `used` (the one just
@@ -275,7 +407,8 @@ impl OAuth2Source {
         outcome: &Result<TokenResponse, TokenError>,
     ) {
         let grant = attempt.name(&self.options);
-        let host = self.endpoint.host_str().unwrap_or_default();
+        let host = self.host();
+        let host = host.as_str();
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match outcome {
             Ok(_) => tracing::debug!(grant, host, elapsed_ms, "token request succeeded"),
@@ -381,4 +514,41 @@ impl fmt::Debug for OAuth2Source {
             )
             .finish_non_exhaustive()
     }
+}
+
+/// The error for a redirect from `endpoint`: its status and the host it pointed to (not
+/// the whole `Location`, whose query may carry anything).
+fn redirect(endpoint: &Url, status: StatusCode, headers: &http::HeaderMap) -> TokenError {
+    let location = headers
+        .get(http::header::LOCATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|location| endpoint.join(location).ok())
+        .and_then(|url| url.host_str().map(str::to_owned));
+    TokenError::Redirect { status, location }
+}
+
+/// The TLS client identity of `certificate` and `key` (PEM), for mutual TLS.
+fn identity(certificate: &Pem, key: &Pem) -> Result<reqwest::Identity, TokenError> {
+    let certificate = certificate.load("ClientCertificate")?;
+    let key = key.load("ClientCertificateKey")?;
+    let invalid = |error: &dyn fmt::Display| {
+        TokenError::InvalidOptions(format!(
+            "`ClientCertificate` and `ClientCertificateKey` cannot be used: {error}"
+        ))
+    };
+    #[cfg(feature = "default-tls")]
+    let identity = {
+        let mut pem = key;
+        pem.push(b'\n');
+        pem.extend_from_slice(&certificate);
+        reqwest::Identity::from_pem(&pem)
+    };
+    #[cfg(all(feature = "native-tls", not(feature = "default-tls")))]
+    let identity = reqwest::Identity::from_pkcs8_pem(&certificate, &key);
+    #[cfg(not(any(feature = "default-tls", feature = "native-tls")))]
+    let identity: Result<reqwest::Identity, &str> = {
+        let _ = (certificate, key);
+        Err("a client certificate needs a TLS feature (`default-tls` or `native-tls`)")
+    };
+    identity.map_err(|error| invalid(&error))
 }
