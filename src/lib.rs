@@ -16,6 +16,7 @@
 //! - [How the provider works](#how-the-provider-works)
 //! - [Sharing one provider between clients](#sharing-one-provider-between-clients)
 //! - [Running many instances](#running-many-instances)
+//! - [Enterprise identity providers](#enterprise-identity-providers)
 //! - [The middleware without the macro](#the-middleware-without-the-macro)
 //! - [A token source of your own](#a-token-source-of-your-own)
 //! - [Testing code that uses a generated client](#testing-code-that-uses-a-generated-client)
@@ -253,10 +254,88 @@
 //!   builder); neither may hold a user name or password.
 //! - Errors carry no secret: text from the token endpoint is cleaned of every secret the
 //!   request carried (client secret, password, refresh token; raw, form- and
-//!   percent-encoded, and the Basic header's base64), control characters are escaped so
+//!   percent-encoded, and the Basic header's base64; signed assertions too), control
+//!   characters are escaped so
 //!   a server cannot forge a log line, and URLs in errors lose their query. An API's
 //!   error page that echoes the access token it refused keeps its text in
 //!   [`ApiError::body`] with the token cut out.
+//!
+//! # Enterprise identity providers
+//!
+//! What Entra ID, Okta, Keycloak, Auth0, Ping or Curity require or recommend beyond a
+//! client secret, each in code and in configuration (the keys below go next to `ClientId`,
+//! in PascalCase or snake_case; an error names the key that is wrong).
+//!
+//! ## Discovery
+//!
+//! Name the issuer instead of the token endpoint: on first use the source reads
+//! `<issuer>/.well-known/openid-configuration` (OIDC Discovery 1.0), or RFC 8414's
+//! `/.well-known/oauth-authorization-server`, checks that the document names that issuer,
+//! and sends token requests to its `token_endpoint` (to its mutual-TLS alias for a client
+//! authenticating with a certificate). Every discovered URL must be `https` (or loopback).
+//! The document is read once, and again only after a failure, which is a
+//! [`TokenError::Discovery`] naming the URL and why.
+//!
+//! ```json
+//! { "Issuer": "https://login.example.com/tenant", "ClientId": "orders-service", "ClientSecret": "..." }
+//! ```
+//! ```
+//! # use token_client::TokenOptions;
+//! let options = TokenOptions::from_issuer("https://login.example.com/tenant", "orders-service")
+//!     .client_secret("...");
+//! ```
+//!
+//! ## Client authentication by signed JWT
+//!
+//! `private_key_jwt` (RFC 7523, OIDC Core 9): no shared secret; each token request carries
+//! a one-minute assertion (`iss` = `sub` = the client id, `aud` = the token endpoint, a
+//! unique `jti`) signed with the client's key: RS256 (the default), PS256, ES256 or EdDSA,
+//! from a PEM given inline or as a file; `KeyId` names the registered key. With
+//! `client_secret_jwt` the assertion is signed (HS256) with the client secret, which is
+//! never sent. `AssertionAudience: "Issuer"` for servers that want the issuer as `aud`.
+//! Keys never appear in `Debug`, errors or logs; assertions a server echoes are cut out.
+//!
+//! ```json
+//! { "Issuer": "https://login.example.com", "ClientId": "orders-service",
+//!   "ClientAuth": "PrivateKeyJwt", "PrivateKeyPath": "/run/secrets/orders.pem",
+//!   "KeyId": "2026-11", "SigningAlgorithm": "ES256" }
+//! ```
+//! ```no_run
+//! # use token_client::{ClientAuth, SigningAlgorithm, TokenOptions};
+//! let options = TokenOptions::from_issuer("https://login.example.com", "orders-service")
+//!     .client_auth(ClientAuth::PrivateKeyJwt)
+//!     .private_key_path("/run/secrets/orders.pem")
+//!     .key_id("2026-11")
+//!     .signing_algorithm(SigningAlgorithm::ES256);
+//! ```
+//!
+//! ## Mutual TLS
+//!
+//! `tls_client_auth` (a certificate from a CA the server trusts) and
+//! `self_signed_tls_client_auth` (RFC 8705): the token endpoint's own HTTP client presents
+//! the certificate; the request carries the client id and nothing secret.
+//!
+//! ```json
+//! { "TokenEndpoint": "https://mtls.login.example.com/token", "ClientId": "orders-service",
+//!   "ClientAuth": "TlsClientAuth", "ClientCertificatePath": "/run/secrets/client.crt",
+//!   "ClientCertificateKeyPath": "/run/secrets/client.key" }
+//! ```
+//!
+//! ## The JWT bearer grant
+//!
+//! RFC 7523 2.1, the "service account" pattern: the assertion signed with the client's
+//! key is the grant itself (`GrantType: "JwtBearer"`, `Subject` for whom it acts, the client
+//! id by default); [`TokenOptions::jwt_bearer`] in code.
+//!
+//! ## Resource indicators and per-method scopes
+//!
+//! `Resource` may be a list (RFC 8707): the token is then meant for those resources. A
+//! trait or a method may ask for its own: `#[scope("orders.read")]`,
+//! `#[resource("https://orders.example.com")]` (a method's replace the trait's). Each
+//! distinct set gets a token of its own, with its own single flight, behind the same
+//! provider: one [`SharedTokenProvider`] serves them all, and a method's call still costs
+//! one map lookup plus the lock-free read. With the middleware, put a [`TokenScope`] in
+//! a request's extensions.
 //!
 //! # Sharing one provider between clients
 //!
