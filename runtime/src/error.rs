@@ -345,6 +345,14 @@ pub enum BuildError {
          `SharedTokenProvider::builder(options).store(store)`"
     )]
     StoreWithProvider,
+    /// A [`token_store`](crate::ClientBuilder::token_store) was given without
+    /// [`token_options`](crate::ClientBuilder::token_options): there are no tokens of the
+    /// client's own to share.
+    #[error(
+        "cannot build the client: `token_store` goes with `token_options`, and no \
+         `token_options` were given"
+    )]
+    StoreWithoutTokenOptions,
 }
 
 /// How many characters of a body an error keeps.

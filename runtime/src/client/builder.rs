@@ -126,7 +126,8 @@ impl<C: FromCore> ClientBuilder<C> {
     /// Shares the tokens of [`token_options`](Self::token_options) with the service's
     /// other instances through `store` (a `RedisTokenStore`, feature `redis`): see
     /// [`ProviderBuilder::store`](crate::ProviderBuilder::store). To share one provider
-    /// between clients, give the store to the provider instead.
+    /// between clients, give the store to the provider instead. Without `token_options`,
+    /// [`build`](Self::build) fails.
     pub fn token_store(mut self, store: impl TokenStore) -> Self {
         self.store = Some(Arc::new(store));
         self
@@ -300,6 +301,8 @@ fn token_provider(
             Ok(Some(Arc::new(builder.build()?)))
         }
         None if required => Err(BuildError::MissingTokenConfiguration.into()),
+        // A store with nothing to share would be ignored without a word.
+        None if store.is_some() => Err(BuildError::StoreWithoutTokenOptions.into()),
         None => Ok(None),
     }
 }
