@@ -4,6 +4,7 @@
 
 pub mod counting_idp;
 pub mod interop_server;
+pub mod oidc_server;
 pub mod redis_server;
 
 use std::time::Duration;
