@@ -30,6 +30,7 @@
 //   ACCESS_TOKEN_TTL   access token lifetime in seconds (default 300).
 //   ACCESS_TOKEN_FORMAT  "opaque" (default; introspectable) or "jwt" (not introspectable).
 //   OIDC_PORT          the port (default 0: any free port); --port wins.
+//   CLOCK_OFFSET       seconds this server's clock runs ahead of the host's (default 0).
 //
 // Routes (oidc-provider's, see /.well-known/openid-configuration), in particular:
 //   POST /token                 client_credentials, and urn:ietf:params:oauth:grant-type:jwt-bearer
@@ -51,6 +52,16 @@ import Provider, { errors } from 'oidc-provider';
 // stdout carries the LISTENING line only: the harness reads it.
 console.log = console.error;
 console.info = console.error;
+
+// CLOCK_OFFSET (seconds): this server's clock runs that far ahead of the host's, as an
+// identity provider's does when the client's host clock lags: assertions the client
+// signs "now" then look expired here. Set before anything reads the time.
+const CLOCK_OFFSET_MS = Number(process.env.CLOCK_OFFSET ?? 0) * 1000;
+if (!Number.isFinite(CLOCK_OFFSET_MS)) throw new Error('CLOCK_OFFSET must be a number of seconds');
+if (CLOCK_OFFSET_MS !== 0) {
+  const realNow = Date.now;
+  Date.now = () => realNow() + CLOCK_OFFSET_MS;
+}
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
