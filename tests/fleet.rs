@@ -9,15 +9,15 @@
 mod support;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use support::counting_idp::CountingIdp;
 use support::redis_server::{RedisCluster, RedisServer};
 use support::{middleware_client, within};
 use token_client::{
-    Loaded, RedisTokenStore, SharedTokenProvider, StoreError, StoreKey, StoreLock, TokenOptions,
-    TokenProvider, TokenStore,
+    Loaded, RedisTokenStore, SharedTokenProvider, StoreError, StoreKey, StoreLock, TokenError,
+    TokenOptions, TokenProvider, TokenStore,
 };
 use tokio::time::Instant;
 
@@ -174,11 +174,13 @@ async fn a_late_joiner_adopts_the_fresh_token_in_the_store_without_a_request() {
     );
 }
 
-/// A store whose `save` stalls (a holder paused past its lock's TTL: a GC pause, a frozen
-/// VM), with a timeout long enough for the provider to wait it out.
+/// A store whose `save` stalls, with a timeout long enough for the provider to wait it
+/// out, and whose lock lives `lock_ttl` only: a holder paused past its lock's TTL (a GC
+/// pause, a frozen VM).
 struct StallingSave {
     inner: RedisTokenStore,
     stall: Duration,
+    lock_ttl: Duration,
 }
 
 #[token_client::async_trait]
@@ -192,8 +194,13 @@ impl TokenStore for StallingSave {
     async fn load(&self, key: &StoreKey) -> Result<Loaded, StoreError> {
         self.inner.load(key).await
     }
-    async fn lock(&self, key: &StoreKey, ttl: Duration) -> Result<Option<StoreLock>, StoreError> {
-        self.inner.lock(key, ttl).await
+    async fn lock(
+        &self,
+        key: &StoreKey,
+        lock: &StoreLock,
+        _: Duration,
+    ) -> Result<bool, StoreError> {
+        self.inner.lock(key, lock, self.lock_ttl).await
     }
     async fn save(
         &self,
@@ -211,8 +218,9 @@ impl TokenStore for StallingSave {
         key: &StoreKey,
         lock: &StoreLock,
         hold: Duration,
+        failure: Option<&str>,
     ) -> Result<(), StoreError> {
-        self.inner.hold(key, lock, hold).await
+        self.inner.hold(key, lock, hold, failure).await
     }
     async fn remove(&self, key: &StoreKey, stale: &[u8]) -> Result<bool, StoreError> {
         self.inner.remove(key, stale).await
@@ -224,14 +232,15 @@ async fn a_holder_stalled_past_its_lock_costs_one_more_request_and_its_late_writ
     let server = RedisServer::start().await;
     let fetch = Duration::from_millis(100);
     let idp = CountingIdp::start(Duration::from_secs(300), fetch).await;
-    // Request timeout 2 s: the lock lives 3 s.
-    let lock_ttl = Duration::from_secs(3);
-    let stall = Duration::from_secs(5);
+    // Shorter than the others' patience (their request timeout, 2 s): they take over.
+    let lock_ttl = Duration::from_secs(1);
+    let stall = Duration::from_secs(3);
     let stalled = instance(
         options(&idp),
         StallingSave {
             inner: store(&server, "stall"),
             stall,
+            lock_ttl,
         },
     );
     let holder = tokio::spawn(async move { stalled.token().await });
@@ -295,21 +304,24 @@ async fn a_stale_lock_holder_cannot_overwrite_or_release_what_a_newer_holder_wro
     let key = options_key(&server).await;
     let ttl = Duration::from_millis(200);
 
-    let old = store
-        .lock(&key, ttl)
-        .await
-        .unwrap()
-        .expect("the lock is free");
+    let old = StoreLock::random();
     assert!(
-        store.lock(&key, ttl).await.unwrap().is_none(),
+        store.lock(&key, &old, ttl).await.unwrap(),
+        "the lock is free"
+    );
+    assert!(
+        !store.lock(&key, &StoreLock::random(), ttl).await.unwrap(),
         "the lock is held"
     );
     tokio::time::sleep(ttl + Duration::from_millis(100)).await;
-    let new = store
-        .lock(&key, Duration::from_secs(10))
-        .await
-        .unwrap()
-        .expect("expired: free");
+    let new = StoreLock::random();
+    assert!(
+        store
+            .lock(&key, &new, Duration::from_secs(10))
+            .await
+            .unwrap(),
+        "expired: free"
+    );
     assert!(
         store
             .save(&key, &new, b"newer", Duration::from_secs(60), None)
@@ -324,18 +336,20 @@ async fn a_stale_lock_holder_cannot_overwrite_or_release_what_a_newer_holder_wro
             .unwrap(),
         "the stale holder's write is refused"
     );
-    store.hold(&key, &old, Duration::ZERO).await.unwrap();
+    store.hold(&key, &old, Duration::ZERO, None).await.unwrap();
     let loaded = store.load(&key).await.unwrap();
     assert_eq!(loaded.token.as_deref(), Some(&b"newer"[..]));
 
     // A holder that still holds its lock: hold shortens it, zero releases it.
-    let lock = store
-        .lock(&key, Duration::from_secs(60))
-        .await
-        .unwrap()
-        .unwrap();
+    let lock = StoreLock::random();
+    assert!(
+        store
+            .lock(&key, &lock, Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
     store
-        .hold(&key, &lock, Duration::from_millis(100))
+        .hold(&key, &lock, Duration::from_millis(100), None)
         .await
         .unwrap();
     let pttl = server.pttl(&only_key(&server, "stale:*:lock").await).await;
@@ -343,8 +357,52 @@ async fn a_stale_lock_holder_cannot_overwrite_or_release_what_a_newer_holder_wro
         (1..=100).contains(&pttl),
         "the lock kept for the cool-down: {pttl} ms"
     );
-    store.hold(&key, &lock, Duration::ZERO).await.unwrap();
-    assert!(!store.load(&key).await.unwrap().locked);
+    let loaded = store.load(&key).await.unwrap();
+    assert!(loaded.locked && loaded.failure.is_none());
+    assert!(
+        loaded
+            .lock_expires_in
+            .is_some_and(|left| left <= Duration::from_millis(100)),
+        "{loaded:?}"
+    );
+    store.hold(&key, &lock, Duration::ZERO, None).await.unwrap();
+    let loaded = store.load(&key).await.unwrap();
+    assert!(!loaded.locked && loaded.lock_expires_in.is_none());
+
+    // A failed holder's marker: held, with its error, for the cool-down; then free.
+    let lock = StoreLock::random();
+    assert!(
+        store
+            .lock(&key, &lock, Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    store
+        .hold(
+            &key,
+            &lock,
+            Duration::from_millis(300),
+            Some("endpoint said 503"),
+        )
+        .await
+        .unwrap();
+    let loaded = store.load(&key).await.unwrap();
+    assert!(loaded.locked, "{loaded:?}");
+    assert_eq!(loaded.failure.as_deref(), Some("endpoint said 503"));
+    assert!(
+        !store.lock(&key, &StoreLock::random(), ttl).await.unwrap(),
+        "nobody takes the lock during the cool-down"
+    );
+    assert!(
+        !store
+            .save(&key, &lock, b"late", Duration::from_secs(60), None)
+            .await
+            .unwrap(),
+        "the marker is nobody's lock"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let loaded = store.load(&key).await.unwrap();
+    assert!(!loaded.locked && loaded.failure.is_none(), "{loaded:?}");
 }
 
 /// Some store key (these tests of the store alone need one, not a real configuration's).
@@ -684,6 +742,179 @@ async fn a_rotated_refresh_token_is_shared_and_invalid_grant_falls_back_to_the_p
     assert_eq!(idp.requests_of("password"), 2, "then the password grant");
 }
 
+/// A token endpoint answering 503 (after `delay`) until `up` is set, then tokens
+/// `tok-1`, `tok-2`...; and the count of its requests.
+async fn flaky_idp(delay: Duration) -> (wiremock::MockServer, Arc<AtomicBool>, Arc<AtomicU64>) {
+    let server = wiremock::MockServer::start().await;
+    let (up, requests) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let (is_up, count) = (Arc::clone(&up), Arc::clone(&requests));
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(move |_: &wiremock::Request| {
+            let n = count.fetch_add(1, Ordering::SeqCst) + 1;
+            let response = if is_up.load(Ordering::SeqCst) {
+                let body = format!(
+                    r#"{{"access_token":"tok-{n}","token_type":"Bearer","expires_in":300}}"#
+                );
+                wiremock::ResponseTemplate::new(200).set_body_raw(body, "application/json")
+            } else {
+                wiremock::ResponseTemplate::new(503).set_body_string("overloaded")
+            };
+            response.set_delay(delay)
+        })
+        .mount(&server)
+        .await;
+    (server, up, requests)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_refresh_fails_the_waiting_fleet_at_once_and_one_instance_retries_after_the_cool_down()
+ {
+    let server = RedisServer::start().await;
+    let fetch = Duration::from_millis(100);
+    let (idp, up, requests) = flaky_idp(fetch).await;
+    let cooldown = Duration::from_secs(2);
+    let options = TokenOptions::client_credentials(
+        format!("{}/token", idp.uri()),
+        "fleet-client",
+        "fleet-secret",
+    )
+    .request_timeout(Duration::from_secs(2))
+    .failure_cooldown(cooldown);
+    let instances: Vec<_> = (0..6)
+        .map(|_| instance(options.clone(), store(&server, "failing")))
+        .collect();
+    let all_at_once = |instances: &[SharedTokenProvider]| {
+        let calls: Vec<_> = instances
+            .iter()
+            .map(|provider| {
+                let provider = provider.clone();
+                tokio::spawn(async move { provider.token().await })
+            })
+            .collect();
+        async move {
+            let mut outcomes = Vec::new();
+            for call in calls {
+                outcomes.push(
+                    within(Duration::from_secs(10), "a caller", call)
+                        .await
+                        .unwrap(),
+                );
+            }
+            outcomes
+        }
+    };
+
+    let started = Instant::now();
+    let outcomes = all_at_once(&instances).await;
+    let waited = started.elapsed();
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        1,
+        "one request for the fleet"
+    );
+    let errors: Vec<TokenError> = outcomes
+        .into_iter()
+        .map(|outcome| outcome.expect_err("the endpoint is down"))
+        .collect();
+    let shared = errors
+        .iter()
+        .filter(|error| matches!(error, TokenError::SharedRefreshFailed(_)))
+        .count();
+    assert_eq!(shared, 5, "the others got the holder's failure: {errors:?}");
+    assert!(
+        errors.iter().all(|error| error.to_string().contains("503")),
+        "{errors:?}"
+    );
+    assert!(
+        waited < fetch + Duration::from_millis(600),
+        "every caller failed within the request's time, not the lock's: {waited:?}"
+    );
+
+    // Within the cool-down: no request, every caller fails at once (a new instance too).
+    let late = instance(options.clone(), store(&server, "failing"));
+    let started = Instant::now();
+    assert!(late.token().await.is_err());
+    for outcome in all_at_once(&instances).await {
+        assert!(outcome.is_err());
+    }
+    assert!(started.elapsed() < Duration::from_millis(500));
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        1,
+        "the fleet backs off together"
+    );
+
+    // After the cool-down, with the endpoint back: one instance retries, all share its token.
+    up.store(true, Ordering::SeqCst);
+    tokio::time::sleep(cooldown + Duration::from_millis(300)).await;
+    let secrets: std::collections::HashSet<String> = all_at_once(&instances)
+        .await
+        .into_iter()
+        .map(|outcome| outcome.expect("the endpoint is back").secret().to_owned())
+        .collect();
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        2,
+        "one retry for the fleet"
+    );
+    assert_eq!(secrets.len(), 1, "{secrets:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_without_ttl_and_keys_of_another_type_or_size_are_repaired_not_waited_on() {
+    let server = RedisServer::start().await;
+    let idp = CountingIdp::start(Duration::from_secs(300), Duration::ZERO).await;
+    let key = StoreKey::for_options(&options(&idp));
+    let name = |part: &str| format!("odd:{{{}}}:{part}", key.as_str());
+    let quick = Duration::from_millis(800);
+
+    // A lock nobody will ever release (no TTL): removed, not waited on.
+    server.set(&name("lock"), b"left-behind").await;
+    let started = Instant::now();
+    instance(options(&idp), store(&server, "odd"))
+        .token()
+        .await
+        .unwrap();
+    assert!(started.elapsed() < quick, "waited {:?}", started.elapsed());
+    assert_eq!(idp.requests(), 1);
+    assert_eq!(server.pttl(&name("lock")).await, -2, "the lock is gone");
+
+    // Keys of another type (a hash, a list): absent, and overwritten; never an error.
+    server.command(&[b"DEL", name("token").as_bytes()]).await;
+    for (part, command) in [("token", &b"HSET"[..]), ("refresh", b"HSET")] {
+        server
+            .command(&[command, name(part).as_bytes(), b"field", b"value"])
+            .await;
+    }
+    server
+        .command(&[b"RPUSH", name("lock").as_bytes(), b"item"])
+        .await;
+    let started = Instant::now();
+    let fresh = instance(options(&idp), store(&server, "odd"));
+    let token = fresh.token().await.unwrap();
+    assert!(started.elapsed() < quick, "waited {:?}", started.elapsed());
+    assert_eq!(idp.requests(), 2, "a miss: one request");
+    assert_eq!(
+        server.command(&[b"TYPE", name("token").as_bytes()]).await,
+        support::redis_server::Reply::Simple("string".into()),
+        "the token key is a token again"
+    );
+    let shared = instance(options(&idp), store(&server, "odd"));
+    assert_eq!(shared.token().await.unwrap().secret(), token.secret());
+    assert_eq!(idp.requests(), 2, "and shared");
+
+    // A value over 64 KiB: a miss, not read.
+    set_px(&server, &name("token"), &vec![b'x'; 65 * 1024]).await;
+    instance(options(&idp), store(&server, "odd"))
+        .token()
+        .await
+        .unwrap();
+    assert_eq!(idp.requests(), 3);
+}
+
 // ---- configuration: no server needed for most of it ----
 
 #[token_client::token_client]
@@ -714,6 +945,8 @@ fn a_store_with_neither_a_key_nor_plaintext_or_a_bad_namespace_fails_the_build_p
         let error = build(unsealed.clone().allow_plaintext().namespace(namespace));
         assert!(error.contains("namespace"), "{namespace:?}: {error}");
     }
+    let error = build(unsealed.clone().allow_plaintext().timeout(Duration::ZERO));
+    assert!(error.contains("timeout"), "{error}");
     assert!(RedisTokenStore::new("not a url").is_err());
     assert!(RedisTokenStore::new("http://127.0.0.1/").is_err());
 
@@ -734,6 +967,53 @@ fn a_store_with_neither_a_key_nor_plaintext_or_a_bad_namespace_fails_the_build_p
         ),
         "{error:?}"
     );
+
+    // A store without token options would be ignored: refused too.
+    let error = PublicClient::builder()
+        .base_url("https://api.example")
+        .token_store(
+            RedisTokenStore::new("redis://127.0.0.1:1/")
+                .unwrap()
+                .allow_plaintext(),
+        )
+        .build();
+    let Err(error) = error else {
+        panic!("a store without token options is refused")
+    };
+    assert!(
+        matches!(
+            error,
+            token_client::Error::Build(token_client::BuildError::StoreWithoutTokenOptions)
+        ),
+        "{error:?}"
+    );
+}
+
+/// A client whose every method is `#[no_auth]`: it needs no token configuration.
+#[token_client::token_client]
+pub trait Public: Send + Sync {
+    #[get("/status")]
+    #[no_auth]
+    async fn status(&self) -> Result<(), token_client::Error>;
+}
+
+#[test]
+fn a_store_used_outside_a_tokio_runtime_fails_instead_of_panicking() {
+    use std::task::{Context, Poll, Waker};
+    let store = RedisTokenStore::new("redis://127.0.0.1:1/")
+        .unwrap()
+        .allow_plaintext();
+    let key = StoreKey::for_options(&TokenOptions::client_credentials(
+        "https://login.example/token",
+        "id",
+        "secret",
+    ));
+    let mut load = store.load(&key);
+    match load.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(Err(error)) => assert!(error.to_string().contains("tokio runtime"), "{error}"),
+        Poll::Ready(Ok(loaded)) => panic!("loaded without a runtime: {loaded:?}"),
+        Poll::Pending => panic!("no answer at once"),
+    }
 }
 
 #[test]
@@ -746,6 +1026,25 @@ fn a_store_shows_neither_its_password_nor_its_keys() {
     assert!(!shown.contains("hunter2-pw"), "{shown}");
     assert!(!shown.contains("fleet-test-key"), "{shown}");
     assert!(shown.contains("cache:6379"), "{shown}");
+    assert!(
+        shown.contains("user:<redacted>@cache"),
+        "plainly, not escaped: {shown}"
+    );
+    assert!(shown.contains("with a previous key"), "{shown}");
+    // A Unix socket's password goes in the query.
+    let unix = RedisTokenStore::new("redis+unix:///run/redis.sock?db=2&pass=hunter2-pw").unwrap();
+    let shown = format!("{unix:?}");
+    assert!(!shown.contains("hunter2-pw"), "{shown}");
+    assert!(shown.contains("/run/redis.sock"), "{shown}");
+    // A previous key given before the current one is kept.
+    let store = RedisTokenStore::new("redis://cache:6379/0")
+        .unwrap()
+        .previous_encryption_key(OTHER_KEY)
+        .encryption_key(KEY);
+    assert!(
+        format!("{store:?}").contains("with a previous key"),
+        "{store:?}"
+    );
     let error = RedisTokenStore::new("redis://:hunter2-pw@cache:notaport/").unwrap_err();
     assert!(!error.to_string().contains("hunter2-pw"), "{error}");
 }

@@ -84,6 +84,11 @@ pub enum TokenError {
         /// What went wrong.
         reason: String,
     },
+    /// With a shared token store: the instance of the fleet that was refreshing the token
+    /// failed (its error, as it reported it), and the fleet backs off together for the
+    /// cool-down rather than have every instance try in turn.
+    #[error("the instance refreshing the shared token failed: {0}")]
+    SharedRefreshFailed(String),
     /// A custom [`TokenSource`](crate::TokenSource) failed.
     #[error("token source failed: {0}")]
     Source(#[source] Arc<dyn std::error::Error + Send + Sync>),

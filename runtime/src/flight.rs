@@ -58,9 +58,10 @@ struct FlightState {
     running: Option<watch::Receiver<Option<Outcome>>>,
     /// The last failure and the end of its cool-down.
     failed: Option<(Instant, TokenError)>,
-    /// With a store: the token a server last rejected, for the next refresh to remove
-    /// from the store (if it is still the stored one) rather than adopt it back.
-    rejected: Option<AccessToken>,
+    /// With a store: the tokens servers last rejected (the latest last, at most four),
+    /// kept until newer ones are: refreshes never adopt them back, and remove them from
+    /// the store if still there.
+    rejected: Vec<AccessToken>,
 }
 
 impl Shared {
@@ -90,12 +91,32 @@ impl Shared {
     }
 
     /// Drops `stale` from the cache, if it is still the cached token.
+    ///
+    /// With a store, `stale` is first recorded as rejected (under the flight's lock, where
+    /// a refresh starting reads it with the cached token): a refresh starting at any point
+    /// of this sees it in one place or the other, and never adopts it back from the store.
+    /// Not recorded when the cache holds another token (a late rejection of an older one);
+    /// with the cache empty, it is added to the last few rejected, not in their place.
     pub(crate) fn invalidate(&self, stale: &AccessToken) {
-        self.remove(stale, self.cached.load());
+        const MAX_REJECTED: usize = 4;
         if self.fleet.is_some() {
-            let previous = self.lock().rejected.replace(stale.clone());
-            drop(previous);
+            let mut state = self.lock();
+            let current = self
+                .cached
+                .load()
+                .as_deref()
+                .is_none_or(|cached| cached.token.same_as(stale));
+            let known = state.rejected.iter().any(|token| token.same_as(stale));
+            let oldest = if current && !known {
+                state.rejected.push(stale.clone());
+                (state.rejected.len() > MAX_REJECTED).then(|| state.rejected.remove(0))
+            } else {
+                None
+            };
+            drop(state);
+            drop(oldest);
         }
+        self.remove(stale, self.cached.load());
     }
 }
 
@@ -362,10 +383,12 @@ impl Flight {
         let outcome = match &shared.fleet {
             None => shared.source.fetch().await,
             Some(fleet) => {
-                let rejected = shared.lock().rejected.take();
-                let rejected_now = rejected.is_some();
-                let replacing = rejected.or_else(|| shared.cached_token());
-                fleet.fetch(&*shared.source, replacing, rejected_now).await
+                // Both under the lock `invalidate` records a rejection under.
+                let (replacing, rejected) = {
+                    let state = shared.lock();
+                    (shared.cached_token(), state.rejected.clone())
+                };
+                fleet.fetch(&*shared.source, replacing, &rejected).await
             }
         };
         self.complete(outcome, true);

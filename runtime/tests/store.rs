@@ -27,8 +27,15 @@ enum Mode {
 struct MemoryStore {
     mode: Mutex<Option<Mode>>,
     token: Mutex<Option<(Vec<u8>, Instant)>>,
-    lock: Mutex<Option<(String, Instant)>>,
+    lock: Mutex<Option<(Lock, Instant)>>,
     ops: AtomicUsize,
+}
+
+/// The refresh lock: taken with a value, or a failure marker with the holder's error.
+#[derive(Clone, PartialEq, Debug)]
+enum Lock {
+    Taken(String),
+    Failed(String),
 }
 
 impl MemoryStore {
@@ -50,11 +57,18 @@ impl MemoryStore {
         }
     }
 
-    fn locked_by(&self) -> Option<String> {
+    fn current_lock(&self) -> Option<(Lock, Instant)> {
         let lock = self.lock.lock().unwrap();
         lock.as_ref()
             .filter(|(_, until)| Instant::now() < *until)
-            .map(|(value, _)| value.clone())
+            .cloned()
+    }
+
+    fn locked_by(&self) -> Option<String> {
+        match self.current_lock()? {
+            (Lock::Taken(value), _) => Some(value),
+            (Lock::Failed(_), _) => None,
+        }
     }
 }
 
@@ -69,24 +83,34 @@ impl TokenStore for MemoryStore {
         let now = Instant::now();
         let token = self.token.lock().unwrap().clone();
         let token = token.filter(|(_, until)| now < *until);
-        Ok(Loaded {
-            expires_in: token
-                .as_ref()
-                .map_or(Duration::ZERO, |(_, until)| *until - now),
-            token: token.map(|(bytes, _)| bytes),
-            refresh_token: None,
-            locked: self.locked_by().is_some(),
-        })
+        let lock = self.current_lock();
+        let mut loaded = Loaded::default();
+        loaded.expires_in = token
+            .as_ref()
+            .map_or(Duration::ZERO, |(_, until)| *until - now);
+        loaded.token = token.map(|(bytes, _)| bytes);
+        loaded.locked = lock.is_some();
+        loaded.lock_expires_in = lock.as_ref().map(|(_, until)| *until - now);
+        loaded.failure = match lock {
+            Some((Lock::Failed(failure), _)) => Some(failure),
+            _ => None,
+        };
+        Ok(loaded)
     }
 
-    async fn lock(&self, _: &StoreKey, ttl: Duration) -> Result<Option<StoreLock>, StoreError> {
+    async fn lock(
+        &self,
+        _: &StoreKey,
+        lock: &StoreLock,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
         self.enter().await?;
-        if self.locked_by().is_some() {
-            return Ok(None);
+        if self.current_lock().is_some() {
+            return Ok(false);
         }
-        let value = format!("{:?}", Instant::now());
-        *self.lock.lock().unwrap() = Some((value.clone(), Instant::now() + ttl));
-        Ok(Some(StoreLock::new(value)))
+        let taken = Lock::Taken(lock.value().to_owned());
+        *self.lock.lock().unwrap() = Some((taken, Instant::now() + ttl));
+        Ok(true)
     }
 
     async fn save(
@@ -106,11 +130,20 @@ impl TokenStore for MemoryStore {
         Ok(true)
     }
 
-    async fn hold(&self, _: &StoreKey, lock: &StoreLock, hold: Duration) -> Result<(), StoreError> {
+    async fn hold(
+        &self,
+        _: &StoreKey,
+        lock: &StoreLock,
+        hold: Duration,
+        failure: Option<&str>,
+    ) -> Result<(), StoreError> {
         self.enter().await?;
         if self.locked_by().as_deref() == Some(lock.value()) {
-            *self.lock.lock().unwrap() =
-                (!hold.is_zero()).then(|| (lock.value().to_owned(), Instant::now() + hold));
+            let kept = match failure {
+                Some(failure) => Lock::Failed(failure.to_owned()),
+                None => Lock::Taken(lock.value().to_owned()),
+            };
+            *self.lock.lock().unwrap() = (!hold.is_zero()).then(|| (kept, Instant::now() + hold));
         }
         Ok(())
     }
@@ -278,6 +311,10 @@ async fn a_stored_value_that_is_not_a_token_is_a_miss_and_is_overwritten() {
         b"{}",
         b"\xff\xfe",
         br#"{"access_token":7}"#,
+        // Parses, and has time enough left to be adopted, but could never go in an
+        // `Authorization` header: every call would fail.
+        br#"{"access_token":"evil\nX","token_type":"Bearer","lifetime_ms":100000}"#,
+        br#"{"access_token":"","token_type":"Bearer","lifetime_ms":100000}"#,
     ] {
         *store.token.lock().unwrap() =
             Some((garbage.to_vec(), Instant::now() + Duration::from_secs(60)));
@@ -308,7 +345,7 @@ async fn a_store_that_refuses_its_configuration_fails_the_build() {
         async fn load(&self, _: &StoreKey) -> Result<Loaded, StoreError> {
             unreachable!()
         }
-        async fn lock(&self, _: &StoreKey, _: Duration) -> Result<Option<StoreLock>, StoreError> {
+        async fn lock(&self, _: &StoreKey, _: &StoreLock, _: Duration) -> Result<bool, StoreError> {
             unreachable!()
         }
         async fn save(
@@ -321,7 +358,13 @@ async fn a_store_that_refuses_its_configuration_fails_the_build() {
         ) -> Result<bool, StoreError> {
             unreachable!()
         }
-        async fn hold(&self, _: &StoreKey, _: &StoreLock, _: Duration) -> Result<(), StoreError> {
+        async fn hold(
+            &self,
+            _: &StoreKey,
+            _: &StoreLock,
+            _: Duration,
+            _: Option<&str>,
+        ) -> Result<(), StoreError> {
             unreachable!()
         }
         async fn remove(&self, _: &StoreKey, _: &[u8]) -> Result<bool, StoreError> {
@@ -389,4 +432,67 @@ fn store_keys_differ_by_what_makes_tokens_differ_and_never_by_a_secret() {
     ));
     assert_eq!(pw, keys[7], "the password is not in the key");
     assert!(keys.iter().all(|k| k.as_str().len() == 64));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_rejected_token_is_never_adopted_back_from_the_store_even_when_written_again() {
+    // Tokens of 2 s: due for refresh after 1 s.
+    let (server, requests) = endpoint(2).await;
+    let store = Arc::new(MemoryStore::default());
+    let provider = provider(&server, &store);
+    let t1 = provider.token().await.unwrap();
+    assert_eq!(t1.secret(), "t1");
+
+    // A server rejects t1: it leaves the store, and t2 takes its place.
+    provider.invalidate(&t1);
+    let t2 = provider.token().await.unwrap();
+    assert_eq!(t2.secret(), "t2");
+    assert_eq!(requests.load(Ordering::SeqCst), 2);
+
+    // A stale instance writes t1 back, valid for long. When t2 is due, its refresh does
+    // not adopt t1: the rejection outlives the refresh that followed it.
+    let stale = br#"{"access_token":"t1","token_type":"Bearer","lifetime_ms":300000}"#;
+    *store.token.lock().unwrap() =
+        Some((stale.to_vec(), Instant::now() + Duration::from_secs(300)));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let next = loop {
+        let token = provider.token().await.unwrap();
+        if !token.same_as(&t2) {
+            break token;
+        }
+        assert!(Instant::now() < deadline, "t2 was never refreshed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(next.secret(), "t3", "the rejected t1 was not adopted back");
+    assert_eq!(requests.load(Ordering::SeqCst), 3);
+    let stored = store.token.lock().unwrap().clone().unwrap().0;
+    assert!(String::from_utf8(stored).unwrap().contains("\"t3\""));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_stored_token_is_trusted_for_its_lifetime_at_most_and_not_adopted_with_less_left_than_a_store_operation()
+ {
+    let (server, requests) = endpoint(300).await;
+    let store = Arc::new(MemoryStore::default());
+    // Issued for 30 s, but kept for an hour (not by a provider): adopted for 30 s at most.
+    let odd = br#"{"access_token":"old","token_type":"Bearer","lifetime_ms":30000}"#;
+    *store.token.lock().unwrap() = Some((odd.to_vec(), Instant::now() + Duration::from_secs(3600)));
+    let token = provider(&server, &store).token().await.unwrap();
+    assert_eq!(token.secret(), "old");
+    assert!(
+        token.expires_in() <= Duration::from_secs(30),
+        "{:?}",
+        token.expires_in()
+    );
+    assert_eq!(requests.load(Ordering::SeqCst), 0);
+
+    // Outside its refresh window, but with less time left than a store operation may
+    // take (200 ms): not adopted.
+    let short = br#"{"access_token":"short","token_type":"Bearer","lifetime_ms":250}"#;
+    *store.token.lock().unwrap() =
+        Some((short.to_vec(), Instant::now() + Duration::from_millis(150)));
+    let token = provider(&server, &store).token().await.unwrap();
+    assert_eq!(token.secret(), "t1");
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
 }

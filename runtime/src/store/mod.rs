@@ -40,8 +40,17 @@ pub trait TokenStore: Send + Sync + 'static {
     /// (one that does not decrypt, written under another key) is absent.
     async fn load(&self, key: &StoreKey) -> Result<Loaded, StoreError>;
 
-    /// Takes the refresh lock of `key` for `ttl`, unless someone holds it (`None`).
-    async fn lock(&self, key: &StoreKey, ttl: Duration) -> Result<Option<StoreLock>, StoreError>;
+    /// Takes the refresh lock of `key` with the value of `lock` (chosen by the caller, see
+    /// [`StoreLock::random`]) for `ttl`, unless someone holds it: `true` when taken.
+    ///
+    /// The caller chooses the value so that it can release a lock this call may have taken
+    /// even when it gave up waiting for the answer.
+    async fn lock(
+        &self,
+        key: &StoreKey,
+        lock: &StoreLock,
+        ttl: Duration,
+    ) -> Result<bool, StoreError>;
 
     /// If `lock` still holds the refresh lock of `key`, at once: stores `token` for `ttl`,
     /// stores `refresh_token` (or removes the stored one), releases the lock and returns
@@ -56,13 +65,21 @@ pub trait TokenStore: Send + Sync + 'static {
         refresh_token: Option<&[u8]>,
     ) -> Result<bool, StoreError>;
 
-    /// If `lock` still holds the refresh lock of `key`: keeps it for `hold` from now
-    /// (after a failed fetch: the fleet's cool-down), or releases it when `hold` is zero.
+    /// If `lock` still holds the refresh lock of `key`: releases it when `hold` is zero;
+    /// otherwise keeps the lock taken for `hold` from now.
+    ///
+    /// With a `failure` (the holder's fetch failed: the text of its error, no secret in
+    /// it), the lock becomes a failure marker for `hold` (the fleet's cool-down): until it
+    /// expires, [`load`](Self::load) reports the lock as held, with this
+    /// [`failure`](Loaded::failure), so that the instances waiting for the holder fail at
+    /// once instead of waiting out the lock, and nobody holds the lock any more (no `save`
+    /// or `hold` goes through with it).
     async fn hold(
         &self,
         key: &StoreKey,
         lock: &StoreLock,
         hold: Duration,
+        failure: Option<&str>,
     ) -> Result<(), StoreError>;
 
     /// Removes the token of `key` if its value still is `stale` (as [`load`](Self::load)
@@ -84,8 +101,13 @@ impl<S: TokenStore + ?Sized> TokenStore for std::sync::Arc<S> {
     async fn load(&self, key: &StoreKey) -> Result<Loaded, StoreError> {
         (**self).load(key).await
     }
-    async fn lock(&self, key: &StoreKey, ttl: Duration) -> Result<Option<StoreLock>, StoreError> {
-        (**self).lock(key, ttl).await
+    async fn lock(
+        &self,
+        key: &StoreKey,
+        lock: &StoreLock,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        (**self).lock(key, lock, ttl).await
     }
     async fn save(
         &self,
@@ -102,8 +124,9 @@ impl<S: TokenStore + ?Sized> TokenStore for std::sync::Arc<S> {
         key: &StoreKey,
         lock: &StoreLock,
         hold: Duration,
+        failure: Option<&str>,
     ) -> Result<(), StoreError> {
-        (**self).hold(key, lock, hold).await
+        (**self).hold(key, lock, hold, failure).await
     }
     async fn remove(&self, key: &StoreKey, stale: &[u8]) -> Result<bool, StoreError> {
         (**self).remove(key, stale).await
@@ -111,7 +134,19 @@ impl<S: TokenStore + ?Sized> TokenStore for std::sync::Arc<S> {
 }
 
 /// What a [`TokenStore`] holds for one key, read at one instant.
+///
+/// `#[non_exhaustive]`: fields may be added. An engine builds it with
+/// `Loaded::default()`, then sets the fields it has:
+///
+/// ```
+/// # use std::time::Duration;
+/// # use token_client_runtime::Loaded;
+/// let mut loaded = Loaded::default();
+/// loaded.token = Some(b"...".to_vec());
+/// loaded.expires_in = Duration::from_secs(300);
+/// ```
 #[derive(Clone, Default)]
+#[non_exhaustive]
 pub struct Loaded {
     /// The token's bytes, as saved.
     pub token: Option<Vec<u8>>,
@@ -120,8 +155,13 @@ pub struct Loaded {
     pub expires_in: Duration,
     /// The refresh token's bytes, as saved.
     pub refresh_token: Option<Vec<u8>>,
-    /// Whether some instance holds the refresh lock.
+    /// Whether some instance holds the refresh lock (or its failure marker).
     pub locked: bool,
+    /// How long the refresh lock has left, as the store counts it, when it is held.
+    pub lock_expires_in: Option<Duration>,
+    /// The lock is a failure marker (see [`TokenStore::hold`]): the error of the instance
+    /// whose refresh failed, as it wrote it.
+    pub failure: Option<String>,
 }
 
 impl fmt::Debug for Loaded {
@@ -134,6 +174,8 @@ impl fmt::Debug for Loaded {
                 &self.refresh_token.as_ref().map(|_| "<redacted>"),
             )
             .field("locked", &self.locked)
+            .field("lock_expires_in", &self.lock_expires_in)
+            .field("failure", &self.failure)
             .finish()
     }
 }
@@ -173,6 +215,24 @@ impl StoreLock {
     /// A lock taken with `value` (random, unguessable by other instances).
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())
+    }
+
+    /// A lock with a random value of 128 bits (32 lowercase hex digits), different at
+    /// every call, in every process.
+    pub fn random() -> Self {
+        use std::hash::{BuildHasher, RandomState};
+        use std::sync::atomic::{AtomicU64, Ordering};
+        // `RandomState` keys come from the OS's randomness (per thread, then stepped at
+        // each `new`): two of them hash the same input to two independent 64-bit halves.
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let input = (
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            std::process::id(),
+            std::time::SystemTime::now(),
+        );
+        let high = RandomState::new().hash_one(input);
+        let low = RandomState::new().hash_one(input);
+        Self(format!("{high:016x}{low:016x}"))
     }
 
     /// The value the lock was taken with.

@@ -20,6 +20,13 @@ const REFRESH_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 const PLAIN: u8 = 0;
 const AES_256_GCM: u8 = 1;
 const NONCE_LEN: usize = 12;
+/// The largest stored value read: a bigger one (not written by a provider) is a miss.
+const MAX_VALUE: usize = 64 * 1024;
+/// What a failure marker's value starts with, followed by the holder's error (lock values
+/// are hex digits: never this).
+const FAILED: &str = "failed:";
+/// The most bytes of a failure marker read back.
+const MAX_FAILURE: usize = 4096;
 
 /// A [`TokenStore`] on Redis or Valkey (feature `redis`): a fleet of instances shares one
 /// token, and one instance at a time refreshes it.
@@ -54,7 +61,20 @@ const NONCE_LEN: usize = 12;
 /// tokens as they are, readable by anyone who can read the Redis; one of the two is
 /// required, and building a provider says so.
 ///
-/// Cheap to clone: clones share one connection.
+/// # Connection
+///
+/// Cheap to clone: clones share one connection. It is made on first use, by the tokio
+/// runtime of that use, and lives on that runtime: its I/O runs there, and it dies with
+/// that runtime (give every provider sharing a store the same long-lived runtime, or a
+/// store of its own). An operation called outside a tokio runtime fails (and the provider
+/// fetches without the store). [`timeout`](Self::timeout) gives the store a connection of
+/// its own, with that timeout.
+///
+/// # Limits
+///
+/// A stored value over 64 KiB, or a key of another type than a string, is treated as
+/// absent (and overwritten by the next refresh); a lock without a time to live, or of
+/// another type, is removed.
 #[derive(Clone)]
 pub struct RedisTokenStore {
     inner: Arc<Inner>,
@@ -68,6 +88,9 @@ struct Inner {
     connection: Arc<OnceCell<Connection>>,
     namespace: String,
     seal: Seal,
+    /// The key values sealed before a rotation still open with (used with [`Seal::Key`]
+    /// only; kept when set before the current key).
+    previous: Option<Box<Aes256Gcm>>,
     timeout: Duration,
 }
 
@@ -75,10 +98,7 @@ struct Inner {
 enum Seal {
     Unset,
     Plain,
-    Keys {
-        current: Box<Aes256Gcm>,
-        previous: Option<Box<Aes256Gcm>>,
-    },
+    Key(Box<Aes256Gcm>),
 }
 
 impl RedisTokenStore {
@@ -88,10 +108,7 @@ impl RedisTokenStore {
     pub fn new(url: &str) -> Result<Self, StoreError> {
         let client = redis::Client::open(url)
             .map_err(|error| StoreError::new(format_args!("invalid Redis URL: {error}")))?;
-        Ok(Self::on(
-            Target::Single(Box::new(client)),
-            without_password(url),
-        ))
+        Ok(Self::on(Target::Single(Box::new(client)), shown_url(url)))
     }
 
     /// A store on the Redis Cluster reached through `nodes` (any of its nodes' URLs;
@@ -106,7 +123,7 @@ impl RedisTokenStore {
         })?;
         let shown = nodes
             .iter()
-            .map(|url| without_password(url))
+            .map(|url| shown_url(url))
             .collect::<Vec<_>>()
             .join(", ");
         Ok(Self::on(Target::Cluster(nodes), shown))
@@ -119,6 +136,7 @@ impl RedisTokenStore {
             connection: Arc::new(OnceCell::new()),
             namespace: DEFAULT_NAMESPACE.to_owned(),
             seal: Seal::Unset,
+            previous: None,
             timeout: DEFAULT_TIMEOUT,
         };
         Self {
@@ -145,24 +163,15 @@ impl RedisTokenStore {
     /// manager, the same on every instance).
     pub fn encryption_key(self, key: [u8; 32]) -> Self {
         let current = Box::new(Aes256Gcm::new(&key.into()));
-        self.with(|inner| {
-            let previous = match std::mem::replace(&mut inner.seal, Seal::Unset) {
-                Seal::Keys { previous, .. } => previous,
-                _ => None,
-            };
-            inner.seal = Seal::Keys { current, previous };
-        })
+        self.with(|inner| inner.seal = Seal::Key(current))
     }
 
     /// During a key rotation: values sealed under `key` still open (new ones are sealed
-    /// under the [`encryption_key`](Self::encryption_key)). Needs an encryption key.
+    /// under the [`encryption_key`](Self::encryption_key)). Needs an encryption key, given
+    /// before or after.
     pub fn previous_encryption_key(self, key: [u8; 32]) -> Self {
-        let previous = Some(Box::new(Aes256Gcm::new(&key.into())));
-        self.with(|inner| {
-            if let Seal::Keys { previous: old, .. } = &mut inner.seal {
-                *old = previous;
-            }
-        })
+        let previous = Box::new(Aes256Gcm::new(&key.into()));
+        self.with(|inner| inner.previous = Some(previous))
     }
 
     /// Stores tokens unencrypted: anyone who can read the Redis can use them.
@@ -174,10 +183,14 @@ impl RedisTokenStore {
         })
     }
 
-    /// How long one operation may take (default 500 ms) before the provider fetches
-    /// without the store.
+    /// How long one operation may take (default 500 ms, more than zero) before the
+    /// provider fetches without the store. Also the connection's connect and response
+    /// timeouts: the store gets a connection of its own (clones made before keep theirs).
     pub fn timeout(self, timeout: Duration) -> Self {
-        self.with(|inner| inner.timeout = timeout)
+        self.with(|inner| {
+            inner.timeout = timeout;
+            inner.connection = Arc::new(OnceCell::new());
+        })
     }
 
     /// The Redis key of `part` (`token`, `lock`, `refresh`) for `key`.
@@ -188,6 +201,9 @@ impl RedisTokenStore {
     /// The connection, made on first use (inside a runtime, within the caller's timeout),
     /// then shared by clones; it reconnects on its own when broken.
     async fn connection(&self) -> Result<Connection, StoreError> {
+        // The connection spawns its driver on the current runtime: without one, it panics.
+        tokio::runtime::Handle::try_current()
+            .map_err(|_| StoreError::new("RedisTokenStore is used from outside a tokio runtime"))?;
         let inner = &self.inner;
         let connection = inner
             .connection
@@ -201,7 +217,7 @@ impl RedisTokenStore {
         match &self.inner.seal {
             Seal::Unset => Err(not_configured()),
             Seal::Plain => Ok([&[PLAIN], plain].concat()),
-            Seal::Keys { current, .. } => {
+            Seal::Key(current) => {
                 let mut nonce = [0u8; NONCE_LEN];
                 getrandom::fill(&mut nonce)
                     .map_err(|error| StoreError::new(format_args!("no randomness: {error}")))?;
@@ -223,7 +239,7 @@ impl RedisTokenStore {
         let (&kind, rest) = stored.split_first()?;
         match (&self.inner.seal, kind) {
             (Seal::Plain, PLAIN) => Some(rest.to_vec()),
-            (Seal::Keys { current, previous }, AES_256_GCM) if rest.len() > NONCE_LEN => {
+            (Seal::Key(current), AES_256_GCM) if rest.len() > NONCE_LEN => {
                 let (nonce, sealed) = rest.split_at(NONCE_LEN);
                 let open = |cipher: &Aes256Gcm| {
                     let payload = Payload {
@@ -232,7 +248,7 @@ impl RedisTokenStore {
                     };
                     cipher.decrypt(Nonce::from_slice(nonce), payload).ok()
                 };
-                open(current).or_else(|| previous.as_deref().and_then(open))
+                open(current).or_else(|| self.inner.previous.as_deref().and_then(open))
             }
             _ => None,
         }
@@ -333,28 +349,78 @@ fn millis(duration: Duration) -> u64 {
         .clamp(1, i64::MAX as u64)
 }
 
-fn without_password(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
-            if parsed.password().is_some() {
-                let _ = parsed.set_password(Some("<redacted>"));
-            }
-            parsed.to_string()
-        }
-        Err(_) => "<unparsable URL>".to_owned(),
+/// `url` as `Debug` shows it: without its password (`<redacted>` in its place), query
+/// (`?pass=` of a `redis+unix` URL) or fragment.
+fn shown_url(url: &str) -> String {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return "<unparsable URL>".to_owned();
+    };
+    let user = parsed.username().to_owned();
+    let password = parsed.password().is_some();
+    let shown = crate::redact::url_without_secrets(&parsed).to_string();
+    let credentials = match (user.is_empty(), password) {
+        (true, false) => return shown,
+        (false, false) => format!("{user}@"),
+        (true, true) => format!(":{}@", crate::redact::REDACTED),
+        (false, true) => format!("{user}:{}@", crate::redact::REDACTED),
+    };
+    match shown.split_once("://") {
+        Some((scheme, rest)) => format!("{scheme}://{credentials}{rest}"),
+        None => shown,
     }
 }
 
+/// A holder's error as a failure marker's value: at most `MAX_FAILURE` bytes in all.
+fn failure_marker(failure: &str) -> String {
+    let mut end = failure.len().min(MAX_FAILURE - FAILED.len());
+    while !failure.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{FAILED}{}", &failure[..end])
+}
+
+// Every script reads a key only when it is a string (`GET` on another type fails with
+// WRONGTYPE): a token or refresh key of another type, or over `MAX_VALUE` bytes, is absent
+// (the next `SET` overwrites it, whatever its type); a lock of another type, or without a
+// TTL, which nobody would ever release, is removed.
+
+/// KEYS: token, lock, refresh. ARGV: `MAX_VALUE`, `FAILED`, `MAX_FAILURE`.
+/// Returns: token or false, its PTTL, the lock's PTTL (-2: free), the failure marker's
+/// text or false, refresh token or false.
 static LOAD: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| {
     Script::new(
-        r"return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]),
-                 redis.call('EXISTS', KEYS[2]), redis.call('GET', KEYS[3])}",
+        r"local function value(key)
+            if redis.call('TYPE', key).ok ~= 'string' then return false end
+            if redis.call('STRLEN', key) > tonumber(ARGV[1]) then return false end
+            return redis.call('GET', key)
+          end
+          local token = value(KEYS[1])
+          local pttl = -2
+          if token then pttl = redis.call('PTTL', KEYS[1]) end
+          local lock_pttl, failure = -2, false
+          local kind = redis.call('TYPE', KEYS[2]).ok
+          if kind ~= 'none' then
+            lock_pttl = redis.call('PTTL', KEYS[2])
+            if kind ~= 'string' or lock_pttl < 0 then
+              redis.call('DEL', KEYS[2])
+              lock_pttl = -2
+            else
+              local head = redis.call('GETRANGE', KEYS[2], 0, tonumber(ARGV[3]) - 1)
+              if string.sub(head, 1, string.len(ARGV[2])) == ARGV[2] then
+                failure = string.sub(head, string.len(ARGV[2]) + 1)
+              end
+            end
+          end
+          return {token, pttl, lock_pttl, failure, value(KEYS[3])}",
     )
 });
 
+/// KEYS: token, lock, refresh. ARGV: lock value, token, its TTL, whether a refresh token
+/// follows (`1`), refresh token, its TTL.
 static SAVE: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| {
     Script::new(
-        r"if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+        r"if redis.call('TYPE', KEYS[2]).ok ~= 'string'
+             or redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
           redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
           if ARGV[4] == '1' then redis.call('SET', KEYS[3], ARGV[5], 'PX', ARGV[6])
           else redis.call('DEL', KEYS[3]) end
@@ -363,18 +429,31 @@ static SAVE: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| {
     )
 });
 
+/// KEYS: lock. ARGV: lock value, milliseconds (`0`: release), failure marker or empty.
 static HOLD: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| {
     Script::new(
-        r"if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+        r"if redis.call('TYPE', KEYS[1]).ok ~= 'string'
+             or redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
           if ARGV[2] == '0' then redis.call('DEL', KEYS[1])
+          elseif ARGV[3] ~= '' then redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
           else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
           return 1",
     )
 });
 
+/// KEYS: token. Returns its value, or false when it is not a string.
+static GET: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| {
+    Script::new(
+        r"if redis.call('TYPE', KEYS[1]).ok ~= 'string' then return false end
+          return redis.call('GET', KEYS[1])",
+    )
+});
+
+/// KEYS: token. ARGV: its value as read.
 static REMOVE: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| {
     Script::new(
-        r"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+        r"if redis.call('TYPE', KEYS[1]).ok ~= 'string' then return 0 end
+          if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
           return 0",
     )
 });
@@ -384,6 +463,11 @@ impl TokenStore for RedisTokenStore {
     fn check(&self) -> Result<(), StoreError> {
         if matches!(self.inner.seal, Seal::Unset) {
             return Err(not_configured());
+        }
+        if self.inner.timeout.is_zero() {
+            return Err(StoreError::new(
+                "RedisTokenStore timeout must be more than zero",
+            ));
         }
         let namespace = &self.inner.namespace;
         if namespace.is_empty()
@@ -407,31 +491,37 @@ impl TokenStore for RedisTokenStore {
     async fn load(&self, key: &StoreKey) -> Result<Loaded, StoreError> {
         let [token, lock, refresh] = ["token", "lock", "refresh"].map(|part| self.name(key, part));
         let mut connection = self.connection().await?;
-        let (value, pttl, locked, refresh_value): (Option<Vec<u8>>, i64, i64, Option<Vec<u8>>) =
-            LOAD.key(&token)
-                .key(&lock)
-                .key(&refresh)
-                .invoke_async(&mut connection)
-                .await
-                .map_err(redis_error)?;
-        let expires_in = Duration::from_millis(u64::try_from(pttl).unwrap_or(0));
-        let token_value = value
+        type Reply = (Option<Vec<u8>>, i64, i64, Option<Vec<u8>>, Option<Vec<u8>>);
+        let (value, pttl, lock_pttl, failure, refresh_value): Reply = LOAD
+            .key(&token)
+            .key(&lock)
+            .key(&refresh)
+            .arg(MAX_VALUE)
+            .arg(FAILED)
+            .arg(MAX_FAILURE)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(redis_error)?;
+        let millis = |pttl: i64| Duration::from_millis(u64::try_from(pttl).unwrap_or(0));
+        let mut loaded = Loaded::default();
+        loaded.token = value
             .and_then(|v| self.open(&token, &v))
             // A token without an expiry (PTTL -1) was not written by a provider.
             .filter(|_| pttl > 0);
-        Ok(Loaded {
-            token: token_value,
-            expires_in,
-            refresh_token: refresh_value.and_then(|v| self.open(&refresh, &v)),
-            locked: locked > 0,
-        })
+        loaded.expires_in = millis(pttl);
+        loaded.refresh_token = refresh_value.and_then(|v| self.open(&refresh, &v));
+        loaded.locked = lock_pttl >= 0;
+        loaded.lock_expires_in = loaded.locked.then(|| millis(lock_pttl));
+        loaded.failure = failure.map(|text| String::from_utf8_lossy(&text).into_owned());
+        Ok(loaded)
     }
 
-    async fn lock(&self, key: &StoreKey, ttl: Duration) -> Result<Option<StoreLock>, StoreError> {
-        let mut random = [0u8; 16];
-        getrandom::fill(&mut random)
-            .map_err(|error| StoreError::new(format_args!("no randomness: {error}")))?;
-        let lock = StoreLock::new(StoreKey::from_hash(&random).as_str());
+    async fn lock(
+        &self,
+        key: &StoreKey,
+        lock: &StoreLock,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
         let mut connection = self.connection().await?;
         let taken: Option<String> = redis::cmd("SET")
             .arg(self.name(key, "lock"))
@@ -442,7 +532,7 @@ impl TokenStore for RedisTokenStore {
             .query_async(&mut connection)
             .await
             .map_err(redis_error)?;
-        Ok(taken.map(|_| lock))
+        Ok(taken.is_some())
     }
 
     async fn save(
@@ -460,6 +550,21 @@ impl TokenStore for RedisTokenStore {
             .map(|plain| self.seal(&refresh_name, plain))
             .transpose()?;
         let mut connection = self.connection().await?;
+        if sealed.len() > MAX_VALUE || refresh.as_ref().is_some_and(|r| r.len() > MAX_VALUE) {
+            // Readers would take it for garbage: not shared (and the lock let go).
+            let _: Value = HOLD
+                .key(&lock_name)
+                .arg(lock.value())
+                .arg(0)
+                .arg("")
+                .invoke_async(&mut connection)
+                .await
+                .map_err(redis_error)?;
+            return Err(StoreError::new(format_args!(
+                "a token of {} bytes is over the {MAX_VALUE} bytes a RedisTokenStore keeps",
+                sealed.len().max(refresh.as_ref().map_or(0, Vec::len))
+            )));
+        }
         let saved: i64 = SAVE
             .key(&token_name)
             .key(&lock_name)
@@ -481,13 +586,16 @@ impl TokenStore for RedisTokenStore {
         key: &StoreKey,
         lock: &StoreLock,
         hold: Duration,
+        failure: Option<&str>,
     ) -> Result<(), StoreError> {
         let hold = if hold.is_zero() { 0 } else { millis(hold) };
+        let marker = failure.map(failure_marker).unwrap_or_default();
         let mut connection = self.connection().await?;
         let _: Value = HOLD
             .key(self.name(key, "lock"))
             .arg(lock.value())
             .arg(hold)
+            .arg(marker)
             .invoke_async(&mut connection)
             .await
             .map_err(redis_error)?;
@@ -497,9 +605,9 @@ impl TokenStore for RedisTokenStore {
     async fn remove(&self, key: &StoreKey, stale: &[u8]) -> Result<bool, StoreError> {
         let name = self.name(key, "token");
         let mut connection = self.connection().await?;
-        let stored: Option<Vec<u8>> = redis::cmd("GET")
-            .arg(&name)
-            .query_async(&mut connection)
+        let stored: Option<Vec<u8>> = GET
+            .key(&name)
+            .invoke_async(&mut connection)
             .await
             .map_err(redis_error)?;
         // Sealed values differ at every write (random nonces): compare what they hold,
@@ -522,8 +630,8 @@ impl fmt::Debug for RedisTokenStore {
         let seal = match &self.inner.seal {
             Seal::Unset => "unset",
             Seal::Plain => "plaintext",
-            Seal::Keys { previous: None, .. } => "AES-256-GCM",
-            Seal::Keys { .. } => "AES-256-GCM, with a previous key",
+            Seal::Key(_) if self.inner.previous.is_none() => "AES-256-GCM",
+            Seal::Key(_) => "AES-256-GCM, with a previous key",
         };
         f.debug_struct("RedisTokenStore")
             .field("url", &self.inner.shown)
