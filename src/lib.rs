@@ -113,6 +113,8 @@
 //! | `{**name}` in a path | path template, last segment | the argument `name`, percent-encoded but keeping `/`; may be empty (the root of the subtree) |
 //! | `#[headers("Name: value", ...)]` | method | static headers for this method (override the trait's) |
 //! | `#[no_auth]` | method | sends no token (and needs no token configuration if every method has it) |
+//! | `#[scope("orders.read orders.write")]` | trait, method | the scope of the token the calls send, in place of the options' scope; a method's replaces the trait's |
+//! | `#[resource("https://orders.example.com")]`, repeatable | trait, method | a resource indicator (RFC 8707: an absolute URI, no `#`) of the token the calls send, in place of the options' resources; a method's resources replace the trait's |
 //! | `#[query]`, `#[query("name")]` | argument | a query parameter: scalars, `Option` (left out when `None`), sequences (key repeated) |
 //! | `#[query(flatten)]` | argument | every field of a `Serialize` struct as a query parameter |
 //! | *(none)* | argument not in the path | a query parameter named after the argument (Refit's rule; `r#type` becomes `type`) |
@@ -122,10 +124,18 @@
 //! | `#[body(bytes = "application/octet-stream")]` | argument | the argument as a raw body with that content type: owned `impl Into<Bytes>` (moved) or `&impl AsRef<[u8]>` (copied) |
 //! | `#[header("X-Name")]` | argument | a header from the argument's `Display` (`Option`: left out when `None`); overrides method and trait headers |
 //!
-//! Trait-level `#[headers]` goes *below* `#[token_client]` (attributes above it are not
-//! seen by the macro, and rustc rejects `headers` there as unknown). Attributes that are
-//! not ours (`#[doc]`, `#[allow]`, `#[cfg]`...) pass through to the trait; a name that
-//! looks like a misspelling of ours (`#[qeury]`) is an error that names the one meant.
+//! Trait-level `#[headers]`, `#[scope]` and `#[resource]` go *below* `#[token_client]`
+//! (attributes above it are not seen by the macro, and rustc rejects them there as
+//! unknown). Attributes that are not ours (`#[doc]`, `#[allow]`, `#[cfg]`...) pass through
+//! to the trait; a name that looks like a misspelling of ours (`#[qeury]`) is an error that
+//! names the one meant.
+//!
+//! Each distinct set of scope and resources gets a token of its own, cached and refreshed
+//! apart from the others, from the same token endpoint and credentials: what a method's set
+//! does not name (no `#[scope]` anywhere, or no `#[resource]`) is the options'. A scope is
+//! checked at compile time as scope tokens separated by single spaces (RFC 6749 §3.3), a
+//! resource as an absolute URI without a fragment; `#[scope]` or `#[resource]` on a
+//! `#[no_auth]` method is an error.
 //!
 //! Every mistake in an annotated trait is reported at compile time, all in one build,
 //! pointing at the offending token: a placeholder without an argument, two bodies, a
@@ -389,12 +399,14 @@
 //!   when it is not yet due (its time left is read with `PTTL`, never by comparing the
 //!   clocks of two hosts).
 //! - **One refresh across the fleet.** The instance that needs a refresh takes a lock
-//!   (`SET NX PX`, living as long as a token request may take, plus a second), reads the
-//!   store again, fetches, then writes the token and releases the lock in one script, only
-//!   if it still holds the lock: a holder that stalled past its lock writes nothing. The
-//!   others poll briefly, with jitter, and adopt the new token; if the holder crashed, its
-//!   lock expires and the next instance takes over. A failed fetch keeps the lock for the
-//!   cool-down, so the whole fleet backs off together.
+//!   (`SET NX PX` with a random value, living twice the token request's timeout plus
+//!   twice the store's, plus a second), reads the store again, fetches, then writes the
+//!   token and releases the lock in one script, only if it still holds the lock: a holder
+//!   that stalled past its lock writes nothing. The others poll briefly, with jitter, and
+//!   adopt the new token; if the holder crashed, its lock expires and the next instance
+//!   takes over. A failed fetch turns the lock into a failure marker for the cool-down:
+//!   the waiting instances fail at once with [`TokenError::SharedRefreshFailed`] (the
+//!   holder's error), and the whole fleet backs off together.
 //! - **Refresh tokens** (password grant) are shared too: a rotated refresh token, used by
 //!   one instance, is revoked for the others, so each refresh uses the one in the store. A
 //!   refused one (`invalid_grant`) still falls back to the password grant.

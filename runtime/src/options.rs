@@ -678,13 +678,24 @@ impl TokenOptions {
             Grant::Password { username, .. } => field(Some(username)),
             Grant::JwtBearer { subject } => field(subject.as_deref()),
         }
-        field(self.scope.as_deref());
+        // Sets are hashed in a fixed order: `a b` and `b a` ask for the same token.
+        let scope = self.scope.as_deref().map(|scope| {
+            let mut scopes: Vec<&str> = scope.split_whitespace().collect();
+            scopes.sort_unstable();
+            scopes.dedup();
+            scopes.join(" ")
+        });
+        field(scope.as_deref());
         field(self.audience.as_deref());
-        for resource in &self.resources {
+        let mut resources: Vec<&String> = self.resources.iter().collect();
+        resources.sort_unstable();
+        for resource in resources {
             field(Some(resource));
         }
         field(None);
-        for (name, value) in &self.extra_params {
+        let mut extra: Vec<&(String, String)> = self.extra_params.iter().collect();
+        extra.sort_unstable();
+        for (name, value) in extra {
             field(Some(name));
             field(Some(value));
         }

@@ -391,7 +391,29 @@ fn store_keys_differ_by_what_makes_tokens_differ_and_never_by_a_secret() {
         TokenOptions::client_credentials("https://login.example/token", "id", "s2"),
         base().request_timeout(Duration::from_secs(3)),
     ];
-    for options in same {
+    let same = same.into_iter().chain([base()
+        .scope("b a")
+        .resource("r2")
+        .resource("r1")
+        .extra_param("y", "2")
+        .extra_param("x", "1")]);
+    let reordered = key(base()
+        .scope("a  b a")
+        .resource("r1")
+        .resource("r2")
+        .extra_param("x", "1")
+        .extra_param("y", "2"));
+    assert_eq!(
+        key(base()
+            .scope("b a")
+            .resource("r2")
+            .resource("r1")
+            .extra_param("y", "2")
+            .extra_param("x", "1")),
+        reordered,
+        "sets in any order"
+    );
+    for options in same.take(3) {
         assert_eq!(
             key(options),
             key(base()),
