@@ -112,6 +112,26 @@ pub enum TokenError {
          runtime (e.g. in `#[tokio::main]`), not from another executor or a plain thread"
     )]
     NoRuntime,
+    /// A token for a [`TokenScope`](crate::TokenScope) other than the default one (a
+    /// method's `#[scope]` or `#[resource]`, a `TokenScope` request extension) was asked of
+    /// a provider that has one kind of token only.
+    #[error(
+        "this token provider has one kind of token and cannot fetch one for another scope or \
+         resource (a `#[scope]`/`#[resource]` method, or a `TokenScope` request extension): \
+         use a `SharedTokenProvider` over `TokenOptions`, or over a `TokenSource` that \
+         implements `for_scope`"
+    )]
+    ScopeNotSupported,
+    /// A [`SharedTokenProvider`](crate::SharedTokenProvider) already serves `limit`
+    /// distinct [`TokenScope`](crate::TokenScope)s, and was asked for one more.
+    #[error(
+        "this token provider already serves {limit} distinct token scopes, its limit: token \
+         scopes are meant to come from code (`#[scope]`, `#[resource]`), not from request data"
+    )]
+    TooManyScopes {
+        /// The most distinct scopes one provider serves.
+        limit: usize,
+    },
 }
 
 fn status_suffix(status: StatusCode) -> String {

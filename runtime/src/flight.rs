@@ -85,6 +85,11 @@ impl Shared {
         self.policy
     }
 
+    /// The source, for a provider that asks it for the source of another scope.
+    pub(crate) fn source(&self) -> &dyn TokenSource {
+        &*self.source
+    }
+
     /// The cached token, valid or not (for `Debug`).
     pub(crate) fn cached_token(&self) -> Option<AccessToken> {
         self.cached.load().as_deref().map(|c| c.token.clone())

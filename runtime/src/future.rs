@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::flight::Shared;
-use crate::{AccessToken, TokenError};
+use crate::{AccessToken, SharedTokenProvider, TokenError, TokenScope};
 
-/// The future returned by [`TokenProvider::token`](crate::TokenProvider::token).
+/// The future returned by [`TokenProvider::token`](crate::TokenProvider::token) and
+/// [`TokenProvider::token_for`](crate::TokenProvider::token_for).
 ///
 /// Either already complete, which costs no allocation, or a boxed future for the slow
 /// path. This keeps [`TokenProvider`](crate::TokenProvider) object-safe without boxing
@@ -29,6 +30,8 @@ enum State<'a> {
     Ready(Option<AccessToken>),
     /// A [`SharedTokenProvider`](crate::SharedTokenProvider)'s cache, not looked up yet.
     Lookup(&'a Arc<Shared>),
+    /// The cache of one of its other scopes, not looked up yet (nor made, on first use).
+    Scoped(&'a SharedTokenProvider, &'a TokenScope),
     Pending(BoxFuture<'a>),
 }
 
@@ -50,6 +53,14 @@ impl<'a> TokenFuture<'a> {
     pub(crate) fn lookup(shared: &'a Arc<Shared>) -> Self {
         Self {
             state: State::Lookup(shared),
+        }
+    }
+
+    /// The cache lookup of a shared provider's other scope, done when first polled.
+    #[inline]
+    pub(crate) fn scoped(provider: &'a SharedTokenProvider, scope: &'a TokenScope) -> Self {
+        Self {
+            state: State::Scoped(provider, scope),
         }
     }
 
@@ -78,6 +89,13 @@ impl Future for TokenFuture<'_> {
                     self.poll(cx)
                 }
             },
+            State::Scoped(provider, scope) => match provider.lookup(scope) {
+                Ok(token) => Poll::Ready(Ok(token)),
+                Err(slow) => {
+                    self.state = State::Pending(slow);
+                    self.poll(cx)
+                }
+            },
             State::Pending(future) => future.as_mut().poll(cx),
         }
     }
@@ -87,7 +105,7 @@ impl fmt::Debug for TokenFuture<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {
             State::Ready(_) => "ready",
-            State::Lookup(_) => "lookup",
+            State::Lookup(_) | State::Scoped(..) => "lookup",
             State::Pending(_) => "pending",
         };
         f.debug_struct("TokenFuture")

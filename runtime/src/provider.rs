@@ -1,16 +1,21 @@
 //! [`TokenProvider`] and [`SharedTokenProvider`]: caching with lock-free reads and
 //! single-flight refresh.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use tokio::runtime::Handle;
 
 use crate::flight::Shared;
+use crate::future::BoxFuture;
 use crate::store::fleet::Fleet;
 use crate::{
-    AccessToken, OAuth2Source, TokenError, TokenFuture, TokenOptions, TokenSource, TokenStore,
+    AccessToken, OAuth2Source, TokenError, TokenFuture, TokenOptions, TokenScope, TokenSource,
+    TokenStore,
 };
 
 /// Hands out access tokens. Object-safe: `Arc<dyn TokenProvider>` is a provider too.
@@ -26,6 +31,31 @@ pub trait TokenProvider: Send + Sync + 'static {
     /// Tells the provider that `stale` was rejected (a 401). The cached token is dropped
     /// only if it is still `stale`, so a burst of 401s for one token causes one refresh.
     fn invalidate(&self, stale: &AccessToken);
+
+    /// A valid token of `scope` (another scope, other resources: a method's `#[scope]` or
+    /// `#[resource]`, a `TokenScope` request extension); for the default scope, the token of
+    /// [`token`](Self::token). The future may borrow `scope`.
+    ///
+    /// Default: [`token`](Self::token) for the default scope, and for any other
+    /// [`TokenError::ScopeNotSupported`]: this provider has one kind of token.
+    fn token_for<'a>(&'a self, scope: &'a TokenScope) -> TokenFuture<'a> {
+        if scope.is_default() {
+            self.token()
+        } else {
+            TokenFuture::ready(Err(TokenError::ScopeNotSupported))
+        }
+    }
+
+    /// Tells the provider that `stale`, a token of `scope`, was rejected (a 401), as
+    /// [`invalidate`](Self::invalidate) does for the default scope.
+    ///
+    /// Default: [`invalidate`](Self::invalidate) for the default scope, nothing for another
+    /// (this provider has no token of it).
+    fn invalidate_for(&self, scope: &TokenScope, stale: &AccessToken) {
+        if scope.is_default() {
+            self.invalidate(stale);
+        }
+    }
 }
 
 impl<P: TokenProvider + ?Sized> TokenProvider for Arc<P> {
@@ -35,6 +65,14 @@ impl<P: TokenProvider + ?Sized> TokenProvider for Arc<P> {
 
     fn invalidate(&self, stale: &AccessToken) {
         (**self).invalidate(stale)
+    }
+
+    fn token_for<'a>(&'a self, scope: &'a TokenScope) -> TokenFuture<'a> {
+        (**self).token_for(scope)
+    }
+
+    fn invalidate_for(&self, scope: &TokenScope, stale: &AccessToken) {
+        (**self).invalidate_for(scope, stale)
     }
 }
 
@@ -93,7 +131,24 @@ impl Default for RefreshPolicy {
 ///   get its result, token or error. The refresh runs in its own task: dropping the caller
 ///   that started it cancels nothing.
 ///
-/// Cheap to clone (one `Arc` inside): share one provider between clients.
+/// Cheap to clone (two `Arc`s inside): share one provider between clients.
+///
+/// # Scopes
+///
+/// Besides the token of its options (or source), a provider serves the tokens of other
+/// [`TokenScope`]s ([`token_for`](TokenProvider::token_for)): each distinct scope gets a
+/// cached token of its own, with its own single flight and cool-down, made on first use.
+/// Over [`TokenOptions`] a scope's token is asked for with the scope's `scope` and
+/// `resource`s in place of the options' ones (and, with a [store](ProviderBuilder::store),
+/// shared under a store key of its own); over a custom source, with the source that its
+/// [`for_scope`](TokenSource::for_scope) returns ([`TokenError::ScopeNotSupported`] when it
+/// returns none). A valid token of a scope costs one more atomic load and one hash lookup
+/// than the default token.
+///
+/// Scopes are meant to come from code (`#[scope]`, `#[resource]`) or from a small set a
+/// caller puts in request extensions: a provider serves at most 1024 distinct scopes, and
+/// fails a request for one more with [`TokenError::TooManyScopes`] rather than grow without
+/// bound (a scope, once served, is kept as long as the provider).
 ///
 /// # Runtimes
 ///
@@ -109,7 +164,56 @@ impl Default for RefreshPolicy {
 /// next caller starts a new one: a provider can outlive the runtime that first used it.
 #[derive(Clone)]
 pub struct SharedTokenProvider {
+    /// The default scope's flight: [`token`](TokenProvider::token) reads it directly.
     shared: Arc<Shared>,
+    scopes: Arc<Scopes>,
+}
+
+/// The most distinct scopes one provider serves.
+const MAX_SCOPES: usize = 1024;
+
+/// The flights of the scopes other than the default one, and how to make a new one.
+struct Scopes {
+    /// Copy-on-write: read with one atomic load, replaced whole when a scope is added.
+    flights: ArcSwap<ScopeMap>,
+    make: MakeSource,
+    runtime: Option<Handle>,
+}
+
+type ScopeMap = HashMap<TokenScope, Arc<Shared>, BuildHasherDefault<ScopeHasher>>;
+
+/// Where the source of a new scope comes from.
+enum MakeSource {
+    /// A copy of the options' source with the scope's scope and resources (it never
+    /// fetches itself), and the store, if any: each scope has a store key of its own.
+    OAuth2 {
+        template: Box<OAuth2Source>,
+        store: Option<Arc<dyn TokenStore>>,
+    },
+    /// The default flight's source's [`TokenSource::for_scope`].
+    ForScope,
+}
+
+/// The hasher of the scope map: a [`TokenScope`] hashes as one `u64` computed when it was
+/// built, already spread by a keyed hash, so it is taken as it is.
+#[derive(Default)]
+struct ScopeHasher(u64);
+
+impl Hasher for ScopeHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write_u64(&mut self, hash: u64) {
+        self.0 = hash;
+    }
+
+    /// Not used by `TokenScope`; a plain FNV-1a, should anything else write.
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }
 
 impl SharedTokenProvider {
@@ -133,21 +237,121 @@ impl SharedTokenProvider {
         }
     }
 
-    /// A provider over any token source, with the default [`RefreshPolicy`].
+    /// A provider over any token source, with the default [`RefreshPolicy`]. It serves the
+    /// [`TokenScope`]s for which the source's [`for_scope`](TokenSource::for_scope) returns
+    /// a source.
     pub fn from_source(source: impl TokenSource) -> Self {
         Self::from_source_with_policy(source, RefreshPolicy::default())
     }
 
     /// A provider over any token source, with the given refresh policy.
+    ///
+    /// It serves the [`TokenScope`]s for which the source's
+    /// [`for_scope`](TokenSource::for_scope) returns a source.
     pub fn from_source_with_policy(source: impl TokenSource, policy: RefreshPolicy) -> Self {
+        let shared = Shared::new(Box::new(source), policy, None, None);
+        Self::with_scopes(shared, MakeSource::ForScope, None)
+    }
+
+    fn with_scopes(shared: Shared, make: MakeSource, runtime: Option<Handle>) -> Self {
         Self {
-            shared: Arc::new(Shared::new(Box::new(source), policy, None, None)),
+            shared: Arc::new(shared),
+            scopes: Arc::new(Scopes {
+                flights: ArcSwap::from_pointee(ScopeMap::default()),
+                make,
+                runtime,
+            }),
         }
     }
 
     /// The refresh policy in force.
     pub fn policy(&self) -> RefreshPolicy {
         self.shared.policy()
+    }
+
+    /// The lookup of `scope` (not the default one), when its token future is first polled:
+    /// one atomic load and one hash lookup to find its flight, then the lookup of
+    /// [`token`](TokenProvider::token) in that flight. `Err`: the slow path, a future to poll.
+    #[inline]
+    pub(crate) fn lookup(&self, scope: &TokenScope) -> Result<AccessToken, BoxFuture<'static>> {
+        if let Some(shared) = self.scopes.flights.load().get(scope) {
+            return shared.lookup();
+        }
+        self.lookup_new(scope)
+    }
+
+    /// The first lookup of `scope`: makes its flight.
+    #[cold]
+    #[inline(never)]
+    fn lookup_new(&self, scope: &TokenScope) -> Result<AccessToken, BoxFuture<'static>> {
+        match self.add_flight(scope) {
+            Ok(shared) => shared.lookup(),
+            Err(error) => Err(Box::pin(std::future::ready(Err(error)))),
+        }
+    }
+
+    /// Makes the flight of `scope` and adds it to the map, unless a racing caller added
+    /// one first (then that one is used, and this one dropped).
+    ///
+    /// The source is made (user code, for a custom source) before the map is touched; the
+    /// map is swapped with nothing but clones of `Arc`s inside; what a race leaves over is
+    /// dropped after.
+    fn add_flight(&self, scope: &TokenScope) -> Result<Arc<Shared>, TokenError> {
+        let full = || TokenError::TooManyScopes { limit: MAX_SCOPES };
+        if self.scopes.flights.load().len() >= MAX_SCOPES {
+            return Err(full());
+        }
+        let candidate = Arc::new(self.make_flight(scope)?);
+        // Set by the last run of the closure, the one whose map was stored.
+        let mut found = None;
+        let mut added = false;
+        let replaced = self.scopes.flights.rcu(|flights| {
+            found = flights.get(scope).cloned();
+            added = found.is_none() && flights.len() < MAX_SCOPES;
+            if !added {
+                return Arc::clone(flights);
+            }
+            let mut next = ScopeMap::clone(flights);
+            next.insert(scope.clone(), Arc::clone(&candidate));
+            Arc::new(next)
+        });
+        drop(replaced);
+        match found {
+            // Lost the race: `candidate` (and its source) is dropped here, outside any lock.
+            Some(existing) => Ok(existing),
+            None if added => {
+                tracing::debug!(?scope, "serving a new token scope");
+                Ok(candidate)
+            }
+            None => Err(full()),
+        }
+    }
+
+    /// A new flight for `scope`: its source, its store key; the policy and runtime of the
+    /// default flight.
+    fn make_flight(&self, scope: &TokenScope) -> Result<Shared, TokenError> {
+        let (source, fleet): (Box<dyn TokenSource>, _) = match &self.scopes.make {
+            MakeSource::OAuth2 { template, store } => {
+                let source = template.scoped(scope);
+                let fleet = store.as_ref().map(|store| {
+                    let options = source.options();
+                    let key = options.store_key();
+                    Fleet::new(
+                        Arc::clone(store),
+                        key,
+                        options.request_timeout,
+                        self.policy(),
+                    )
+                });
+                (Box::new(source), fleet)
+            }
+            MakeSource::ForScope => match self.shared.source().for_scope(scope) {
+                Some(source) => (source, None),
+                None => return Err(TokenError::ScopeNotSupported),
+            },
+        };
+        let runtime = self.scopes.runtime.clone();
+        Ok(Shared::new(source, self.policy(), runtime, fleet))
     }
 }
 
@@ -205,6 +409,9 @@ impl ProviderBuilder {
     /// token lifetime. The provider's own cache stays in front: the store is consulted
     /// only when the cached token is absent, due or rejected, and a store that fails
     /// never fails a call (the provider then fetches on its own).
+    ///
+    /// The token of each [`TokenScope`] is shared under a key of its own: the key of
+    /// options asking for that scope and those resources.
     pub fn store(mut self, store: impl TokenStore) -> Self {
         self.store = Some(Arc::new(store));
         self
@@ -214,23 +421,26 @@ impl ProviderBuilder {
     /// [`TokenOptions::validate`]), the HTTP client cannot be built, or the store is not
     /// fully configured.
     pub fn build(self) -> Result<SharedTokenProvider, TokenError> {
-        let fleet = match self.store {
+        let fleet = match &self.store {
             Some(store) => {
                 store
                     .check()
                     .map_err(|error| TokenError::InvalidOptions(format!("token store: {error}")))?;
                 let key = self.options.store_key();
                 let timeout = self.options.request_timeout;
-                Some(Fleet::new(store, key, timeout, self.policy))
+                Some(Fleet::new(Arc::clone(store), key, timeout, self.policy))
             }
             None => None,
         };
         let http = self.http.unwrap_or_else(reqwest::Client::builder);
         let source = OAuth2Source::with_client_builder(self.options, http)?;
+        let make = MakeSource::OAuth2 {
+            template: Box::new(source.scoped(&TokenScope::new())),
+            store: self.store,
+        };
+        let runtime = self.runtime.clone();
         let shared = Shared::new(Box::new(source), self.policy, self.runtime, fleet);
-        Ok(SharedTokenProvider {
-            shared: Arc::new(shared),
-        })
+        Ok(SharedTokenProvider::with_scopes(shared, make, runtime))
     }
 }
 
@@ -256,13 +466,37 @@ impl TokenProvider for SharedTokenProvider {
     fn invalidate(&self, stale: &AccessToken) {
         self.shared.invalidate(stale);
     }
+
+    /// Looks the cache of `scope` up when first polled: for a scope already served, one
+    /// atomic load and one hash lookup more than [`token`](Self::token). The first poll for
+    /// a scope makes its flight (for a custom source, calls its
+    /// [`for_scope`](TokenSource::for_scope)).
+    #[inline]
+    fn token_for<'a>(&'a self, scope: &'a TokenScope) -> TokenFuture<'a> {
+        if scope.is_default() {
+            return self.token();
+        }
+        TokenFuture::scoped(self, scope)
+    }
+
+    fn invalidate_for(&self, scope: &TokenScope, stale: &AccessToken) {
+        if scope.is_default() {
+            return self.invalidate(stale);
+        }
+        if let Some(shared) = self.scopes.flights.load().get(scope) {
+            shared.invalidate(stale);
+        }
+    }
 }
 
 impl fmt::Debug for SharedTokenProvider {
+    /// The policy, the default token (its `Debug` shows no secret) and how many other
+    /// scopes have a flight: not their tokens.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SharedTokenProvider")
             .field("policy", &self.shared.policy())
             .field("token", &self.shared.cached_token())
+            .field("scoped_tokens", &self.scopes.flights.load().len())
             .finish_non_exhaustive()
     }
 }
