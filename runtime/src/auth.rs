@@ -4,7 +4,7 @@
 use http::{StatusCode, header::AUTHORIZATION};
 use reqwest::{Request, Response};
 
-use crate::{AccessToken, TokenError, TokenProvider};
+use crate::{AccessToken, TokenError, TokenFuture, TokenProvider, TokenScope};
 
 /// A request that carries a token from a provider, ready for a possible 401 retry.
 pub(crate) struct Authorized {
@@ -17,16 +17,18 @@ pub(crate) struct Authorized {
 #[derive(Clone)]
 pub(crate) struct SentToken(pub(crate) AccessToken);
 
-/// Adds `Authorization: Bearer <token>` to `request`, unless it already has an
-/// `Authorization` header (then `None` comes back: the caller owns authentication).
+/// Adds `Authorization: Bearer <token>` to `request`, with a token of `scope` (`None`: the
+/// default one), unless it already has an `Authorization` header (then `None` comes back:
+/// the caller owns authentication).
 pub(crate) async fn authorize(
     provider: &dyn TokenProvider,
+    scope: Option<&TokenScope>,
     request: &mut Request,
 ) -> Result<Option<Authorized>, TokenError> {
     if request.headers().contains_key(AUTHORIZATION) {
         return Ok(None);
     }
-    let token = provider.token().await?;
+    let token = token(provider, scope).await?;
     set_bearer(request, &token)?;
     Ok(Some(Authorized { token }))
 }
@@ -43,8 +45,8 @@ impl Authorized {
         response
     }
 
-    /// Called with the status of the response to the authorized request. On 401, drops
-    /// the token it used from the provider (compare-and-invalidate: concurrent 401s for
+    /// Called with the status of the response to the authorized request, and the `scope`
+    /// it was authorized for. On 401, drops the token it used from the provider (compare-and-invalidate: concurrent 401s for
     /// one token cause one refresh), then asks `replay` for the request to send again
     /// (`None`: retries are off, or the body cannot be replayed) and returns it carrying a
     /// fresh token, with that token's `Authorized`.
@@ -55,20 +57,32 @@ impl Authorized {
     pub(crate) async fn retry_after(
         &self,
         provider: &dyn TokenProvider,
+        scope: Option<&TokenScope>,
         status: StatusCode,
         replay: impl FnOnce() -> Option<Request>,
     ) -> Result<Option<(Request, Authorized)>, TokenError> {
         if status != StatusCode::UNAUTHORIZED {
             return Ok(None);
         }
-        provider.invalidate(&self.token);
+        match scope {
+            Some(scope) => provider.invalidate_for(scope, &self.token),
+            None => provider.invalidate(&self.token),
+        }
         let Some(mut replay) = replay() else {
             return Ok(None);
         };
-        let token = provider.token().await?;
+        let token = token(provider, scope).await?;
         set_bearer(&mut replay, &token)?;
         tracing::debug!("retrying once after 401 with a fresh token");
         Ok(Some((replay, Authorized { token })))
+    }
+}
+
+/// A token of `scope`, or of the default scope.
+fn token<'a>(provider: &'a dyn TokenProvider, scope: Option<&'a TokenScope>) -> TokenFuture<'a> {
+    match scope {
+        Some(scope) => provider.token_for(scope),
+        None => provider.token(),
     }
 }
 

@@ -7,7 +7,7 @@ use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
-use crate::{TokenProvider, auth};
+use crate::{TokenProvider, TokenScope, auth};
 
 /// Adds `Authorization: Bearer <token>` from a [`TokenProvider`] to every request that has
 /// no `Authorization` header yet; on a 401, invalidates the token it used and replays the
@@ -24,6 +24,25 @@ use crate::{TokenProvider, auth};
 /// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
 ///     .with(TokenMiddleware::new(provider))
 ///     .build();
+/// # Ok(()) }
+/// ```
+///
+/// A request whose `reqwest_middleware` extensions hold a [`TokenScope`] gets a token of
+/// that scope (another scope, other resources: one cached token per distinct scope, see
+/// [`SharedTokenProvider`](crate::SharedTokenProvider)); without one, the provider's
+/// default token. Set it with `reqwest_middleware::RequestBuilder::with_extension`:
+///
+/// ```no_run
+/// # use token_client_runtime::TokenScope;
+/// # async fn run(client: reqwest_middleware::ClientWithMiddleware) -> reqwest_middleware::Result<()> {
+/// let orders = TokenScope::new()
+///     .scope("orders.read")
+///     .resource("https://orders.example");
+/// let response = client
+///     .get("https://orders.example/orders")
+///     .with_extension(orders)
+///     .send()
+///     .await?;
 /// # Ok(()) }
 /// ```
 ///
@@ -62,7 +81,10 @@ impl Middleware for TokenMiddleware {
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
         let provider = &*self.provider;
-        let authorized = auth::authorize(provider, &mut request)
+        // A clone (a reference count): the extensions go on to the next middleware.
+        let scope = extensions.get::<TokenScope>().cloned();
+        let scope = scope.as_ref();
+        let authorized = auth::authorize(provider, scope, &mut request)
             .await
             .map_err(reqwest_middleware::Error::middleware)?;
         let Some(authorized) = authorized else {
@@ -75,7 +97,7 @@ impl Middleware for TokenMiddleware {
             .flatten();
         let response = next.clone().run(request, extensions).await?;
         match authorized
-            .retry_after(provider, response.status(), || replay)
+            .retry_after(provider, scope, response.status(), || replay)
             .await
         {
             Ok(Some((replay, _))) => next.run(replay, extensions).await,

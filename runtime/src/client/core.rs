@@ -55,7 +55,8 @@ impl ClientCore {
         RequestSpec::new(method, path)
     }
 
-    /// Sends `spec`: with a token unless it is `no_auth`; on 401, once more with a fresh
+    /// Sends `spec`: with a token (of its [`token_scope`](RequestSpec::token_scope), if it has
+    /// one) unless it is `no_auth`; on 401, once more with a fresh
     /// token, the request built anew from `spec`. Generated code then decodes the response
     /// with a [`Decode`] marker, in a separate statement, so that the two futures share
     /// their room in the method's future.
@@ -72,7 +73,8 @@ impl ClientCore {
             return self.transmit(request).await;
         }
         let provider = self.provider()?;
-        let authorized = auth::authorize(provider, &mut request).await?;
+        let scope = spec.token_scope.as_ref();
+        let authorized = auth::authorize(provider, scope, &mut request).await?;
         let response = self.transmit(request).await?;
         let Some(authorized) = authorized else {
             return Ok(response);
@@ -124,7 +126,12 @@ impl ClientCore {
         let retry = self.inner.retry_on_unauthorized;
         let rebuild = || retry.then(|| self.build(spec).ok()).flatten();
         match authorized
-            .retry_after(provider, response.status(), rebuild)
+            .retry_after(
+                provider,
+                spec.token_scope.as_ref(),
+                response.status(),
+                rebuild,
+            )
             .await?
         {
             Some((replay, fresh)) => Ok(fresh.mark(self.transmit(replay).await?)),
