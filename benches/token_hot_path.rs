@@ -1,6 +1,7 @@
 //! `SharedTokenProvider::token()` with a valid cached token, on 1 and 2 threads, against
-//! the floor of the same work and the caches people usually write; then the latency of a
-//! call made while a refresh is in flight. See BENCHMARKS.md.
+//! the floor of the same work and the caches people usually write, and `token_for` (the
+//! token of another scope) on the same provider; then the latency of a call made while a
+//! refresh is in flight. See BENCHMARKS.md.
 //!
 //! Every contender caches the same `AccessToken` with the instant its refresh is due, and
 //! is called from a loop `for _ in 0..iters { black_box(cache.get().await) }` inside a
@@ -16,7 +17,9 @@ use std::time::{Duration, Instant as StdInstant};
 use arc_swap::ArcSwap;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput};
-use token_client::{AccessToken, SharedTokenProvider, TokenError, TokenProvider, TokenSource};
+use token_client::{
+    AccessToken, SharedTokenProvider, TokenError, TokenProvider, TokenScope, TokenSource,
+};
 use tokio::runtime::Runtime;
 use tokio::sync::{Mutex, RwLock};
 use tokio::time::Instant;
@@ -34,10 +37,11 @@ const MAX_CALLS_PER_FLIGHT: u64 = 100_000;
 /// How long after its start a refresh may still be used for a batch of calls.
 const FLIGHT_USABLE_FOR: Duration = Duration::from_millis(50);
 
-const CONTENDERS: [&str; 6] = [
+const CONTENDERS: [&str; 7] = [
     "floor",
     "shared_provider",
     "shared_provider_dyn",
+    "shared_provider_scoped",
     "tokio_mutex",
     "tokio_rwlock",
     "mutex_across_fetch",
@@ -107,6 +111,19 @@ impl Cache for Floor {
 impl Cache for SharedTokenProvider {
     async fn get(&self) -> Outcome {
         self.token().await
+    }
+}
+
+/// `token_for` on the provider of `shared_provider`: the token of another scope (what a
+/// method with `#[scope]` asks for), the scope a static built once, as generated code has.
+struct Scoped<'a> {
+    provider: &'a SharedTokenProvider,
+    scope: TokenScope,
+}
+
+impl Cache for Scoped<'_> {
+    async fn get(&self) -> Outcome {
+        self.provider.token_for(&self.scope).await
     }
 }
 
@@ -236,6 +253,11 @@ impl TokenSource for TestSource {
         self.completed.fetch_add(1, Ordering::SeqCst);
         Ok(AccessToken::new("bench-token", Instant::now() + lifetime))
     }
+
+    /// The tokens of another scope: the same as this source's own.
+    fn for_scope(&self, _: &TokenScope) -> Option<Box<dyn TokenSource>> {
+        Some(Box::new(Self::long_lived()))
+    }
 }
 
 fn current_thread_runtime() -> Runtime {
@@ -253,6 +275,8 @@ struct Contenders {
     floor: Floor,
     provider: SharedTokenProvider,
     provider_dyn: Arc<dyn TokenProvider>,
+    /// A scope of `provider`, one of several it serves.
+    scope: TokenScope,
     mutex: TokioMutexCache,
     rwlock: TokioRwLockCache,
     across: LockAcrossFetch,
@@ -265,15 +289,26 @@ impl Contenders {
         let provider = SharedTokenProvider::from_source(Arc::clone(&source));
         let provider_dyn: Arc<dyn TokenProvider> =
             Arc::new(SharedTokenProvider::from_source(Arc::clone(&source)));
-        // Fill both providers' caches (the first call waits for the fetch).
+        let scope = TokenScope::new()
+            .scope("orders.read")
+            .resource("https://orders.example");
+        // Fill both providers' caches (the first call waits for the fetch), and the caches
+        // of `scope` and of a few other scopes of `provider`: the lookup is not in a map of
+        // one.
         current_thread_runtime().block_on(async {
             provider.token().await.expect("first token");
             provider_dyn.token().await.expect("first token");
+            for other in ["orders.write", "users.read", "users.write"] {
+                let other = TokenScope::new().scope(other);
+                provider.token_for(&other).await.expect("first token");
+            }
+            provider.token_for(&scope).await.expect("first token");
         });
         Self {
             floor: Floor(ArcSwap::from_pointee(Entry::new(token()))),
             provider,
             provider_dyn,
+            scope,
             mutex: TokioMutexCache {
                 slot: Mutex::new(Some(Entry::new(token()))),
                 source: Arc::clone(&source),
@@ -306,10 +341,15 @@ fn hot_path(criterion: &mut Criterion, contenders: &Contenders, threads: usize) 
             .warm_up_time(Duration::from_secs(1))
             .measurement_time(Duration::from_secs(3));
     }
-    let [floor, provider, provider_dyn, mutex, rwlock, across] = CONTENDERS;
+    let [floor, provider, provider_dyn, scoped, mutex, rwlock, across] = CONTENDERS;
     bench(&mut group, floor, &contenders.floor, threads);
     bench(&mut group, provider, &contenders.provider, threads);
     bench(&mut group, provider_dyn, &contenders.provider_dyn, threads);
+    let token_for = Scoped {
+        provider: &contenders.provider,
+        scope: contenders.scope.clone(),
+    };
+    bench(&mut group, scoped, &token_for, threads);
     bench(&mut group, mutex, &contenders.mutex, threads);
     bench(&mut group, rwlock, &contenders.rwlock, threads);
     bench(&mut group, across, &contenders.across, threads);
@@ -527,6 +567,12 @@ fn summary(results: &support::Results) {
         "<= 2x",
         |r| r <= 2.0,
     );
+    support::ratio_line(
+        "1 thread: token_for (scoped) / token(), same provider",
+        ratio(&one, "shared_provider_scoped", "shared_provider"),
+        "<= 2x",
+        |r| r <= 2.0,
+    );
     // Two threads cloning one `Arc` contend for its cache line: these move from run to run
     // (the two vCPUs' placement on the host), so they carry no target.
     support::info_line(
@@ -536,6 +582,10 @@ fn summary(results: &support::Results) {
     support::info_line(
         "2 threads: Arc<dyn TokenProvider> / floor (time per call)",
         ratio(&two, "shared_provider_dyn", "floor"),
+    );
+    support::info_line(
+        "2 threads: token_for (scoped) / token(), same provider",
+        ratio(&two, "shared_provider_scoped", "shared_provider"),
     );
     support::ratio_line(
         "2 threads: throughput SharedTokenProvider / tokio Mutex",
