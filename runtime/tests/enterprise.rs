@@ -570,3 +570,20 @@ fn every_new_choice_is_reachable_from_configuration_in_both_spellings() {
         "{algorithm}"
     );
 }
+
+#[tokio::test]
+async fn a_hostile_discovery_document_is_quoted_short_and_escaped() {
+    let hostile = |_: &str| {
+        serde_json::json!({
+            "issuer": format!("https://x\nFORGED {}", "a".repeat(100_000)),
+            "token_endpoint": "https://x/token",
+        })
+    };
+    let (_server, issuer) = issuer_serving("/.well-known/openid-configuration", hostile).await;
+    let source =
+        OAuth2Source::new(TokenOptions::from_issuer(&issuer, "svc").client_secret("s")).unwrap();
+    let error = source.fetch().await.unwrap_err().to_string();
+    assert!(error.len() < 1000, "cut short: {} bytes", error.len());
+    assert!(!error.contains('\n'), "no line break: {error}");
+    assert!(error.contains("names the issuer"), "{error}");
+}

@@ -170,10 +170,12 @@ impl Discovery {
         Ok(url)
     }
 
+    /// The error for `url`; `reason` may quote the document (a server's text): cut short
+    /// and its control characters escaped.
     fn failure(&self, url: &Url, reason: String) -> TokenError {
         TokenError::Discovery {
             url: url_without_secrets(url).to_string(),
-            reason,
+            reason: crate::redact::escape_controls(&crate::error::excerpt(&reason, 300)),
         }
     }
 }
