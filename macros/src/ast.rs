@@ -4,11 +4,12 @@
 use proc_macro2::TokenStream;
 use quote::format_ident;
 use syn::{FnArg, GenericArgument, Ident, ItemTrait, Pat, PatType, PathArguments, ReturnType};
-use syn::{TraitItem, TraitItemFn, Type, TypePath};
+use syn::{LitStr, TraitItem, TraitItemFn, Type, TypePath};
 
 use crate::attr::{self, ArgAttr, ArgRole, BodyKind, Http, StaticHeader, Verb};
 use crate::ctxt::Ctxt;
 use crate::path::{self, Template};
+use crate::scope::TokenAttrs;
 
 /// The annotated trait.
 pub(crate) struct Client<'a> {
@@ -20,6 +21,8 @@ pub(crate) struct Client<'a> {
     pub(crate) base_path: String,
     /// Trait-level `#[headers(..)]`.
     pub(crate) headers: Vec<StaticHeader>,
+    /// Trait-level `#[scope(..)]` and `#[resource(..)]`.
+    pub(crate) token: TokenAttrs,
     pub(crate) methods: Vec<Method<'a>>,
     /// Items other than methods (not supported; reported).
     pub(crate) others: Vec<&'a TraitItem>,
@@ -34,6 +37,8 @@ pub(crate) struct Method<'a> {
     /// Method-level `#[headers(..)]`.
     pub(crate) headers: Vec<StaticHeader>,
     pub(crate) no_auth: bool,
+    /// Method-level `#[scope(..)]` and `#[resource(..)]`.
+    pub(crate) token: TokenAttrs,
     /// Our attributes on the receiver (not supported; reported).
     pub(crate) receiver_attrs: Vec<ArgAttr>,
     /// The typed arguments, receiver excluded.
@@ -79,6 +84,16 @@ pub(crate) struct Request<'m> {
     pub(crate) args: Vec<BoundArg<'m>>,
     /// The template, each placeholder resolved to its argument.
     pub(crate) path: Vec<PathPiece<'m>>,
+    /// The token it sends, when not the options' own.
+    pub(crate) token_scope: Option<TokenScope<'m>>,
+}
+
+/// What a method asks of its token in place of the options' scope and resources.
+pub(crate) struct TokenScope<'m> {
+    /// `#[scope(..)]`, the method's or else the trait's.
+    pub(crate) scope: Option<&'m LitStr>,
+    /// `#[resource(..)]`s, the method's if it has any, else the trait's.
+    pub(crate) resources: &'m [LitStr],
 }
 
 /// A checked argument: a plain name, and where it goes.
@@ -111,7 +126,7 @@ impl<'a> Client<'a> {
             .base_path
             .map(|lit| base_path(cx, &lit))
             .unwrap_or_default();
-        let headers = attr::parse_trait_attrs(cx, &item.attrs);
+        let attr::TraitAttrs { headers, token } = attr::parse_trait_attrs(cx, &item.attrs);
         let (mut methods, mut others) = (Vec::new(), Vec::new());
         for trait_item in &item.items {
             match trait_item {
@@ -124,6 +139,7 @@ impl<'a> Client<'a> {
             name,
             base_path,
             headers,
+            token,
             methods,
             others,
         }
@@ -137,6 +153,23 @@ impl<'a> Client<'a> {
     /// Whether any generated method needs a token.
     pub(crate) fn requires_auth(&self) -> bool {
         self.generated().any(|m| !m.no_auth)
+    }
+
+    /// What `method` asks of its token: its own `#[scope]` and `#[resource]`s, each in
+    /// place of the trait's; `None` for the options' own token (nothing given anywhere, or
+    /// `#[no_auth]`).
+    pub(crate) fn token_scope<'m>(&'m self, method: &'m Method<'a>) -> Option<TokenScope<'m>> {
+        if method.no_auth {
+            return None;
+        }
+        let scope = method.token.scope.as_ref().or(self.token.scope.as_ref());
+        let own = &method.token.resources;
+        let resources = if own.is_empty() {
+            &self.token.resources
+        } else {
+            own
+        };
+        (scope.is_some() || !resources.is_empty()).then_some(TokenScope { scope, resources })
     }
 }
 
@@ -168,13 +201,19 @@ impl<'a> Method<'a> {
             FnArg::Receiver(_) => None,
         });
         let args = args.collect();
-        let (http, headers, no_auth) = (attrs.http, attrs.headers, attrs.no_auth);
+        let attr::MethodAttrs {
+            http,
+            headers,
+            no_auth,
+            token,
+        } = attrs;
         Method {
             item,
             http,
             template,
             headers,
             no_auth,
+            token,
             receiver_attrs,
             args,
         }

@@ -1,6 +1,7 @@
 //! Our attributes: `#[get("/path")]` and the other verbs, `#[headers(..)]`, `#[no_auth]`
 //! on methods; `#[query]`, `#[body]`, `#[header(..)]` on arguments; `#[headers(..)]` on the
-//! trait; and the arguments of `#[token_client(..)]` itself.
+//! trait; `#[scope(..)]` and `#[resource(..)]` on both (parsed in `scope`); and the
+//! arguments of `#[token_client(..)]` itself.
 //!
 //! Rule for attributes that are not ours: they are kept and passed through to the
 //! generated trait, except single-segment names that look like a misspelling of ours
@@ -13,6 +14,7 @@ use syn::punctuated::Punctuated;
 use syn::{Attribute, Expr, Ident, Lit, LitStr, Meta, Token};
 
 use crate::ctxt::Ctxt;
+use crate::scope::TokenAttrs;
 
 /// An HTTP method attribute.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -126,6 +128,16 @@ pub(crate) struct MethodAttrs {
     pub(crate) http: Option<Http>,
     pub(crate) headers: Vec<StaticHeader>,
     pub(crate) no_auth: bool,
+    /// `#[scope(..)]` and `#[resource(..)]`.
+    pub(crate) token: TokenAttrs,
+}
+
+/// Our attributes found on the trait.
+#[derive(Default)]
+pub(crate) struct TraitAttrs {
+    pub(crate) headers: Vec<StaticHeader>,
+    /// `#[scope(..)]` and `#[resource(..)]`.
+    pub(crate) token: TokenAttrs,
 }
 
 /// The arguments of `#[token_client(..)]`.
@@ -153,6 +165,8 @@ pub(crate) enum Ours {
     Verb(Verb),
     Headers,
     NoAuth,
+    Scope,
+    Resource,
     Query,
     Body,
     Header,
@@ -162,9 +176,11 @@ impl Ours {
     /// The attributes that are not verbs, in the order misspellings are matched against
     /// them (after the verbs). The one list the compiler cannot check: a new variant
     /// goes here too, or it is never recognised (and passed through to rustc).
-    const OTHERS: [Ours; 5] = [
+    const OTHERS: [Ours; 7] = [
         Ours::Headers,
         Ours::NoAuth,
+        Ours::Scope,
+        Ours::Resource,
         Ours::Query,
         Ours::Body,
         Ours::Header,
@@ -179,6 +195,8 @@ impl Ours {
             Ours::Verb(verb) => verb.name(),
             Ours::Headers => "headers",
             Ours::NoAuth => "no_auth",
+            Ours::Scope => "scope",
+            Ours::Resource => "resource",
             Ours::Query => "query",
             Ours::Body => "body",
             Ours::Header => "header",
@@ -188,7 +206,7 @@ impl Ours {
     fn places(self) -> &'static [Place] {
         match self {
             Ours::Verb(_) | Ours::NoAuth => &[Place::Method],
-            Ours::Headers => &[Place::Trait, Place::Method],
+            Ours::Headers | Ours::Scope | Ours::Resource => &[Place::Trait, Place::Method],
             Ours::Query | Ours::Body | Ours::Header => &[Place::Arg],
         }
     }
@@ -199,6 +217,7 @@ impl Ours {
         match self {
             Ours::Header => "`#[header]` belongs on an argument; for a fixed value write `#[headers(\"Name: value\")]`".into(),
             Ours::Headers => "`#[headers]` belongs on the trait or a method; on an argument write `#[header(\"Name\")]`".into(),
+            Ours::Scope | Ours::Resource => format!("`#[{name}]` belongs on the trait or a method"),
             Ours::Query | Ours::Body => format!("`#[{name}]` belongs on an argument of a method"),
             Ours::Verb(_) | Ours::NoAuth => format!("`#[{name}]` belongs on a method of the trait"),
         }
@@ -431,9 +450,9 @@ pub(crate) fn is_async_trait(attr: &Attribute) -> bool {
         .is_some_and(|s| s.ident == "async_trait")
 }
 
-/// Parses the trait's own attributes: `#[headers(..)]`.
-pub(crate) fn parse_trait_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Vec<StaticHeader> {
-    let mut headers = Vec::new();
+/// Parses the trait's own attributes: `#[headers(..)]`, `#[scope(..)]`, `#[resource(..)]`.
+pub(crate) fn parse_trait_attrs(cx: &Ctxt, attrs: &[Attribute]) -> TraitAttrs {
+    let mut out = TraitAttrs::default();
     for attr in attrs {
         if is_async_trait(attr) {
             cx.error_spanned_by(
@@ -442,12 +461,14 @@ pub(crate) fn parse_trait_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Vec<StaticHea
             );
         }
         match ours_here(cx, attr, Place::Trait) {
-            Some(Ours::Headers) => headers.extend(parse_headers(cx, attr)),
+            Some(Ours::Headers) => out.headers.extend(parse_headers(cx, attr)),
+            Some(Ours::Scope) => out.token.parse_scope(cx, attr, "trait"),
+            Some(Ours::Resource) => out.token.parse_resource(cx, attr, "trait"),
             Some(Ours::Verb(_) | Ours::NoAuth | Ours::Query | Ours::Body | Ours::Header) => {} // misplaced: reported
             None => {}
         }
     }
-    headers
+    out
 }
 
 pub(crate) fn parse_method_attrs(cx: &Ctxt, attrs: &[Attribute]) -> MethodAttrs {
@@ -457,6 +478,8 @@ pub(crate) fn parse_method_attrs(cx: &Ctxt, attrs: &[Attribute]) -> MethodAttrs 
             Some(Ours::Verb(verb)) => parse_http(cx, attr, verb, &mut out.http),
             Some(Ours::Headers) => out.headers.extend(parse_headers(cx, attr)),
             Some(Ours::NoAuth) => parse_no_auth(cx, attr, &mut out.no_auth),
+            Some(Ours::Scope) => out.token.parse_scope(cx, attr, "method"),
+            Some(Ours::Resource) => out.token.parse_resource(cx, attr, "method"),
             Some(Ours::Query | Ours::Body | Ours::Header) => {} // misplaced: reported
             None => {}
         }
@@ -580,7 +603,9 @@ pub(crate) fn parse_arg_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Vec<ArgAttr> {
             Some(Ours::Query) => parse_query(cx, attr),
             Some(Ours::Body) => parse_body(cx, attr),
             Some(Ours::Header) => parse_arg_header(cx, attr),
-            Some(Ours::Verb(_) | Ours::Headers | Ours::NoAuth) => None, // misplaced: reported
+            Some(Ours::Verb(_) | Ours::Headers | Ours::NoAuth | Ours::Scope | Ours::Resource) => {
+                None // misplaced: reported
+            }
             None => None,
         };
         out.extend(role.map(|role| ArgAttr {
@@ -722,6 +747,11 @@ mod tests {
         assert_eq!(kind("#[GET(\"/\")]"), "typo get");
         assert_eq!(kind("#[hedaers]"), "typo headers");
         assert_eq!(kind("#[noauth]"), "typo no_auth");
+        assert_eq!(kind("#[scopes(\"a\")]"), "typo scope");
+        assert_eq!(kind("#[Scope(\"a\")]"), "typo scope");
+        assert_eq!(kind("#[resources(\"a\")]"), "typo resource");
+        assert_eq!(kind("#[resorce(\"a\")]"), "typo resource");
+        assert_eq!(kind("#[serde(default)]"), "foreign");
         assert_eq!(kind("#[path = \"x\"]"), "foreign");
         assert_eq!(kind("#[allow(unused)]"), "foreign");
         assert_eq!(kind("#[doc = \"x\"]"), "foreign");

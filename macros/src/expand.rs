@@ -7,7 +7,7 @@ use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, GenericArgument, ItemTrait, LitStr, Pat, PatIdent, Signature, TraitItem, Type};
 
-use crate::ast::{self, Binding, BoundArg, Client, Method, PathPiece, Request};
+use crate::ast::{self, Binding, BoundArg, Client, Method, PathPiece, Request, TokenScope};
 use crate::attr::{self, BodyKind};
 use crate::ctxt::Ctxt;
 use crate::fallback;
@@ -161,6 +161,7 @@ pub(crate) fn impl_sig(method: &Method) -> Signature {
 fn method_impl(client: &Client, request: &Request) -> TokenStream {
     let sig = impl_sig(request.method);
     let cfgs = attr::cfgs(&request.method.item.attrs);
+    let token_scope = request.token_scope.as_ref().map(token_scope_static);
     let asserts = request.args.iter().filter_map(assert_arg);
     let ok = request.ok;
     let request = build_request(client, request);
@@ -168,6 +169,7 @@ fn method_impl(client: &Client, request: &Request) -> TokenStream {
     quote! {
         #(#cfgs)*
         #sig {
+            #token_scope
             #(#asserts)*
             #request
             // Separate statements, so the request and the send future are gone before
@@ -182,6 +184,20 @@ fn method_impl(client: &Client, request: &Request) -> TokenStream {
             };
             ::core::result::Result::map_err(__tc_out, ::core::convert::From::from)
         }
+    }
+}
+
+/// `static __TC_TOKEN_SCOPE`: the method's `#[scope]` and `#[resource]`s, built on first
+/// use and then shared by every call, so that each call hands the runtime the same
+/// (cheaply cloned, pre-hashed) key of its token.
+fn token_scope_static(token: &TokenScope) -> TokenStream {
+    let scope = token.scope.map(|lit| quote!(.scope(#lit)));
+    let resources = token.resources.iter().map(|lit| quote!(.resource(#lit)));
+    quote! {
+        static __TC_TOKEN_SCOPE: ::std::sync::LazyLock<::token_client::__private::TokenScope> =
+            ::std::sync::LazyLock::new(|| {
+                ::token_client::__private::TokenScope::new() #scope #(#resources)*
+            });
     }
 }
 
@@ -214,7 +230,7 @@ fn assert_arg(arg: &BoundArg) -> Option<TokenStream> {
 }
 
 /// `let __tc_req = ..;` and everything set on it: the rest of the path, headers (trait,
-/// method, arguments), query parameters, body, `no_auth`.
+/// method, arguments), query parameters, body, `no_auth` or the token's scope.
 fn build_request(client: &Client, request: &Request) -> TokenStream {
     let (method, verb) = (request.method, request.verb.constant());
     let (first, mut stmts) = path_stmts(client, request);
@@ -230,6 +246,12 @@ fn build_request(client: &Client, request: &Request) -> TokenStream {
         !matches!(b, Binding::Header { .. } | Binding::Path)
     }));
     stmts.extend(method.no_auth.then(|| quote!(__tc_req.no_auth();)));
+    stmts.extend(
+        request
+            .token_scope
+            .as_ref()
+            .map(|_| quote!(__tc_req.token_scope(&__TC_TOKEN_SCOPE);)),
+    );
     let mutability = (!stmts.is_empty()).then(|| quote!(mut));
     quote! {
         let #mutability __tc_req = ::token_client::__private::ClientCore::request(

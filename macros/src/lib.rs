@@ -1,9 +1,9 @@
 //! Procedural macros of `token-client`: `#[token_client]` turns an annotated trait into a
 //! typed HTTP client. Users depend on the `token-client` facade, which re-exports this
 //! macro and documents it; the stages live in one module each: `attr` (our attributes),
-//! `path` (templates), `ast` (our model of the trait), `valid` (cross-checks) and
-//! `expand` (code generation), with `ctxt` collecting every error of one build and
-//! `fallback` emitting what stands beside the errors.
+//! `path` (templates), `scope` (`#[scope]` and `#[resource]`), `ast` (our model of the
+//! trait), `valid` (cross-checks) and `expand` (code generation), with `ctxt` collecting
+//! every error of one build and `fallback` emitting what stands beside the errors.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
@@ -14,6 +14,7 @@ mod ctxt;
 mod expand;
 mod fallback;
 mod path;
+mod scope;
 mod valid;
 
 /// Turns an annotated trait into a typed HTTP client; see the `token_client` crate docs.

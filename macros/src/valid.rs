@@ -24,11 +24,14 @@ pub(crate) fn check<'m>(cx: &Ctxt, client: &'m Client<'m>) -> Vec<Request<'m>> {
     for method in &client.methods {
         check_method(cx, method);
     }
-    client.generated().filter_map(request).collect()
+    client
+        .generated()
+        .filter_map(|method| request(client, method))
+        .collect()
 }
 
 /// The request of a generated method; `None` only where a check above has reported why.
-fn request<'m>(method: &'m Method<'m>) -> Option<Request<'m>> {
+fn request<'m>(client: &'m Client<'m>, method: &'m Method<'m>) -> Option<Request<'m>> {
     let verb = method.http.as_ref()?.verb;
     let ok = method.ok_type()?;
     let bind = |arg: &'m Arg<'m>| {
@@ -49,6 +52,7 @@ fn request<'m>(method: &'m Method<'m>) -> Option<Request<'m>> {
         ok,
         args,
         path,
+        token_scope: client.token_scope(method),
     })
 }
 
@@ -82,6 +86,15 @@ fn check_trait(cx: &Ctxt, client: &Client) {
             "only methods are supported in a `#[token_client]` trait",
         );
     }
+    if client.generated().next().is_some() && !client.requires_auth() {
+        for path in &client.token.written {
+            let msg = format!(
+                "`#[{}]` on the trait means nothing here: every method is `#[no_auth]` and sends no token",
+                path_name(path)
+            );
+            cx.error_spanned_by(path, msg);
+        }
+    }
 }
 
 fn check_method(cx: &Ctxt, method: &Method) {
@@ -89,6 +102,7 @@ fn check_method(cx: &Ctxt, method: &Method) {
         return; // a provided helper method of the user's: left alone
     }
     check_http(cx, method);
+    check_token(cx, method);
     check_signature(cx, method);
     check_args(cx, method);
     check_placeholders(cx, method);
@@ -112,6 +126,27 @@ fn check_http(cx: &Ctxt, method: &Method) {
         );
         cx.error_spanned_by(block, msg);
     }
+}
+
+/// Checks that a `#[no_auth]` method asks nothing of the token it does not send.
+fn check_token(cx: &Ctxt, method: &Method) {
+    if !method.no_auth {
+        return;
+    }
+    for path in &method.token.written {
+        let msg = format!(
+            "`#[{}]` means nothing on a `#[no_auth]` method, which sends no token; remove one of them",
+            path_name(path)
+        );
+        cx.error_spanned_by(path, msg);
+    }
+}
+
+/// The name of a single-segment attribute path, for messages.
+fn path_name(path: &syn::Path) -> String {
+    path.get_ident()
+        .map(ToString::to_string)
+        .unwrap_or_default()
 }
 
 /// `` `#[get("/path")]`, `#[post(..)]`, ..`` for every verb.
@@ -189,9 +224,9 @@ fn check_args(cx: &Ctxt, method: &Method) {
                 &arg.pat.pat,
                 "expected an argument name; patterns cannot be bound to the request",
             ),
-            Some(ident) if arg.name.starts_with("__tc_") => cx.error_spanned_by(
+            Some(ident) if is_reserved(&arg.name) => cx.error_spanned_by(
                 ident,
-                "argument names starting with `__tc_` are reserved for generated code",
+                "argument names starting with `__tc_`, in any case, are reserved for generated code",
             ),
             Some(_) => {}
         }
@@ -211,6 +246,13 @@ fn check_args(cx: &Ctxt, method: &Method) {
             cx.error_spanned_by(extra.attr.path(), msg);
         }
     }
+}
+
+/// Whether a name is reserved for generated code: `__tc_` in any case (`__TC_TOKEN_SCOPE`
+/// is a generated static).
+fn is_reserved(name: &str) -> bool {
+    name.get(..5)
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case("__tc_"))
 }
 
 /// Checks the template's placeholders against the arguments.
