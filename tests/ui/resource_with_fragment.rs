@@ -1,0 +1,12 @@
+use token_client::token_client;
+
+#[token_client]
+#[resource("https://orders.example.com/#v2")]
+pub trait Orders {
+    #[get("/orders")]
+    async fn list(&self) -> Result<(), token_client::Error>;
+}
+
+fn main() {
+    let _ = OrdersClient::builder();
+}

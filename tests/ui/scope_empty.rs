@@ -1,0 +1,12 @@
+use token_client::token_client;
+
+#[token_client]
+pub trait Orders {
+    #[get("/orders")]
+    #[scope("")]
+    async fn list(&self) -> Result<(), token_client::Error>;
+}
+
+fn main() {
+    let _ = OrdersClient::builder();
+}

@@ -1,0 +1,13 @@
+use token_client::token_client;
+
+#[token_client]
+pub trait Orders {
+    #[get("/orders")]
+    #[scope("orders.read")]
+    #[scope("orders.write")]
+    async fn list(&self) -> Result<(), token_client::Error>;
+}
+
+fn main() {
+    let _ = OrdersClient::builder();
+}
