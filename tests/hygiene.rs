@@ -51,6 +51,24 @@ mod shadowed {
             #[header("X-Tenant")] tenant: ::core::option::Option<&str>,
         ) -> ::core::result::Result<super::Thing, ::token_client::Error>;
     }
+
+    // Scoped methods add a `static` and a `LazyLock` of their own (compiled, not called).
+    #[::token_client::token_client]
+    #[scope("things.read")]
+    #[resource("https://things.example.com")]
+    pub trait ScopedThings {
+        #[get("/things")]
+        async fn list(&self) -> ::core::result::Result<(), ::token_client::Error>;
+
+        #[post("/things/{ref}")]
+        #[scope("things.write")]
+        #[resource("urn:example:things")]
+        async fn create(
+            &self,
+            r#ref: &str,
+            r#static: u32,
+        ) -> ::core::result::Result<(), ::token_client::Error>;
+    }
 }
 
 use shadowed::{Things, ThingsClient};
