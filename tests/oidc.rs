@@ -286,3 +286,112 @@ async fn an_assertion_from_a_host_whose_clock_lags_is_refused_as_expired() {
     let why = server.last_error("rs256").await.to_string();
     assert!(why.contains("exp") || why.contains("expired"), "{why}");
 }
+
+// ---- per-method scopes through a generated client ----
+
+#[token_client::token_client]
+#[scope("orders.read")]
+pub trait Orders: Send + Sync {
+    /// The trait's scope.
+    #[get("/orders")]
+    async fn list(&self) -> Result<(), token_client::Error>;
+
+    /// Its own scope.
+    #[post("/orders")]
+    #[scope("orders.write")]
+    async fn create(&self) -> Result<(), token_client::Error>;
+
+    /// Its own scope and resource (the token's audience).
+    #[get("/foos")]
+    #[scope("foos.read")]
+    #[resource("https://foos.example.test/")]
+    async fn foos(&self) -> Result<(), token_client::Error>;
+}
+
+/// An API that accepts any bearer token and records which one each path got.
+async fn recording_api() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+) {
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let record = Arc::clone(&seen);
+    let handler =
+        move |method: axum::http::Method, uri: axum::http::Uri, headers: axum::http::HeaderMap| {
+            let record = Arc::clone(&record);
+            async move {
+                let token = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .unwrap_or_default()
+                    .to_owned();
+                let route = format!("{method} {}", uri.path());
+                record.lock().unwrap().push((route, token));
+                axum::http::StatusCode::NO_CONTENT
+            }
+        };
+    let app = axum::Router::new().fallback(handler);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_scope_set_of_a_generated_client_costs_one_token_request_however_many_calls() {
+    let server = OidcServer::start(all_clients()).await;
+    let (api, seen) = recording_api().await;
+    let options = TokenOptions::from_issuer(server.issuer(), "basic").client_secret("basic-secret");
+    let orders = OrdersClient::builder()
+        .base_url(&api)
+        .token_provider(provider(&server, options))
+        .build()
+        .unwrap();
+
+    let mut calls = Vec::new();
+    for _ in 0..30 {
+        let orders = orders.clone();
+        calls.push(tokio::spawn(async move {
+            let (a, b, c) = tokio::join!(orders.list(), orders.create(), orders.foos());
+            a.and(b).and(c)
+        }));
+    }
+    for call in calls {
+        call.await.unwrap().expect("every call succeeds");
+    }
+
+    assert_eq!(server.requests_for("basic", "orders.read", &[]).await, 1);
+    assert_eq!(server.requests_for("basic", "orders.write", &[]).await, 1);
+    assert_eq!(
+        server
+            .requests_for("basic", "foos.read", &["https://foos.example.test/"])
+            .await,
+        1
+    );
+    assert_eq!(
+        server.stats().await["token_requests"],
+        3,
+        "3 sets, 90 calls"
+    );
+
+    // Each path carried its set's token, as the server issued it.
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 90);
+    for (path, expected_scope, expected_aud) in [
+        ("GET /orders", "orders.read", None),
+        ("POST /orders", "orders.write", None),
+        ("GET /foos", "foos.read", Some("https://foos.example.test/")),
+    ] {
+        let token = &seen.iter().find(|(p, _)| p == path).unwrap().1;
+        let info = server
+            .introspect(token, INTROSPECTOR.0, INTROSPECTOR.1)
+            .await;
+        assert_eq!(info["scope"], expected_scope, "{path}: {info}");
+        if let Some(aud) = expected_aud {
+            assert_eq!(info["aud"], aud, "{path}: {info}");
+        }
+    }
+    let tokens: std::collections::HashSet<&String> = seen.iter().map(|(_, t)| t).collect();
+    assert_eq!(tokens.len(), 3, "one token per set");
+}
