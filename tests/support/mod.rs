@@ -4,7 +4,9 @@
 
 pub mod counting_idp;
 pub mod interop_server;
+pub mod node_server;
 pub mod oidc_server;
+pub mod pki;
 pub mod redis_server;
 
 use std::time::Duration;

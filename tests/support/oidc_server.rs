@@ -13,15 +13,22 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, ChildStdin, Command};
 
-/// How long `node server.js` may take to print its `LISTENING` line (a loaded machine).
-const START_TIMEOUT: Duration = Duration::from_secs(30);
+use super::node_server;
+pub use super::node_server::json_body;
+use super::pki::{openssl, test_pki};
+
+/// For messages.
+const NAME: &str = "the OpenID provider";
+
+/// `node server.js` takes its settings from the environment only.
+const NO_ARGS: [&str; 0] = [];
 
 /// The scopes the server knows unless `SCOPES` says otherwise.
 pub const SCOPES: [&str; 3] = ["orders.read", "orders.write", "foos.read"];
@@ -56,38 +63,21 @@ impl OidcServer {
             "the clients must be a JSON array, got {clients}"
         );
         ensure_installed();
-        let pki = pki();
-        let mut child = Command::new("node")
-            .arg("server.js")
-            .arg("--exit-with-stdin")
-            .env("TLS_CERT", pki.dir.join("server.pem"))
-            .env("TLS_KEY", pki.dir.join("server.key"))
-            .env("TLS_CA", pki.ca_pem_path())
-            .env("CLIENTS_JSON", clients.to_string())
-            .envs(env.iter().copied())
-            .current_dir(server_dir())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|error| panic!("could not run `node server.js`: {error}"));
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stderr = collect_stderr(&mut child);
-        let port = match read_port(&mut child).await {
-            Ok(port) => port,
-            Err(why) => {
-                let _ = child.kill().await;
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                let stderr = stderr.lock().unwrap();
-                panic!("the OpenID provider did not start: {why}\nits stderr:\n{stderr}");
-            }
-        };
+        let pki = test_pki();
+        let envs = [
+            ("TLS_CERT", pki.server_cert_path().into_os_string()),
+            ("TLS_KEY", pki.server_key_path().into_os_string()),
+            ("TLS_CA", pki.ca_pem_path().into_os_string()),
+            ("CLIENTS_JSON", clients.to_string().into()),
+        ]
+        .into_iter()
+        .chain(env.iter().map(|&(name, value)| (name, value.into())));
+        let spawned = node_server::spawn(&server_dir(), NO_ARGS, envs, NAME).await;
         Self {
-            _child: child,
-            _stdin: stdin,
-            port,
-            stderr,
+            _child: spawned.child,
+            _stdin: spawned.stdin,
+            port: spawned.port,
+            stderr: spawned.stderr,
             http: https_client(None),
         }
     }
@@ -119,12 +109,12 @@ impl OidcServer {
     /// The CA that signed the server's certificate (and [`TestKeys`]' mTLS client
     /// certificate), a PEM file.
     pub fn ca_pem_path(&self) -> PathBuf {
-        pki().ca_pem_path()
+        test_pki().ca_pem_path()
     }
 
     /// The CA, PEM: for `reqwest::Certificate::from_pem`.
     pub fn ca_pem(&self) -> Vec<u8> {
-        pki().ca_pem()
+        test_pki().ca_pem()
     }
 
     /// A client trusting the CA only, with this identity (PEM certificate and key, for
@@ -223,9 +213,9 @@ impl OidcServer {
     pub fn stderr(&self) -> String {
         let stderr = self.stderr.lock().unwrap();
         if stderr.is_empty() {
-            "the OpenID provider wrote nothing to stderr".to_owned()
+            format!("{NAME} wrote nothing to stderr")
         } else {
-            format!("the OpenID provider's stderr:\n{stderr}")
+            format!("{NAME}'s stderr:\n{stderr}")
         }
     }
 }
@@ -233,7 +223,7 @@ impl OidcServer {
 /// A `reqwest` client trusting only the test CA, with `identity_pem` (certificate and
 /// private key, PEM) as its client certificate if given.
 pub fn https_client(identity_pem: Option<&[u8]>) -> reqwest::Client {
-    let ca = reqwest::Certificate::from_pem(&pki().ca_pem()).expect("the test CA");
+    let ca = reqwest::Certificate::from_pem(&test_pki().ca_pem()).expect("the test CA");
     let mut builder = reqwest::Client::builder()
         .tls_certs_only([ca])
         .timeout(Duration::from_secs(30));
@@ -241,51 +231,6 @@ pub fn https_client(identity_pem: Option<&[u8]>) -> reqwest::Client {
         builder = builder.identity(reqwest::Identity::from_pem(pem).expect("a PEM identity"));
     }
     builder.build().expect("an HTTPS client")
-}
-
-/// Reads the `LISTENING 127.0.0.1:<port>` line, then keeps draining stdout so the server
-/// never blocks on a full pipe.
-async fn read_port(child: &mut Child) -> Result<u16, String> {
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
-    let port = loop {
-        let line = match tokio::time::timeout_at(deadline, lines.next_line()).await {
-            Err(_) => return Err(format!("no `LISTENING` line within {START_TIMEOUT:?}")),
-            Ok(Err(error)) => return Err(format!("reading its stdout failed: {error}")),
-            Ok(Ok(None)) => return Err("it exited before printing `LISTENING`".to_owned()),
-            Ok(Ok(Some(line))) => line,
-        };
-        if let Some(port) = line.strip_prefix("LISTENING 127.0.0.1:") {
-            break port
-                .trim()
-                .parse()
-                .map_err(|_| format!("expected `LISTENING 127.0.0.1:<port>`, got {line:?}"))?;
-        }
-    };
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Ok(port)
-}
-
-fn collect_stderr(child: &mut Child) -> Arc<Mutex<String>> {
-    let collected = Arc::new(Mutex::new(String::new()));
-    let stderr = child.stderr.take().expect("piped stderr");
-    let sink = Arc::clone(&collected);
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(stderr).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            let mut sink = sink.lock().unwrap();
-            sink.push_str(&line);
-            sink.push('\n');
-        }
-    });
-    collected
-}
-
-/// The body as JSON, or `null` (the facade's `reqwest` has no `json` feature).
-pub async fn json_body(response: reqwest::Response) -> Value {
-    let bytes = response.bytes().await.unwrap_or_default();
-    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
 }
 
 /// `application/x-www-form-urlencoded` of one value (the facade's `reqwest` has no `form`
@@ -445,9 +390,9 @@ pub fn test_keys(dir: &Path) -> TestKeys {
     );
     let (ed25519_private_pem, ed25519_public_pem) = pair("ed25519", &["-algorithm", "ED25519"]);
 
-    let ca = pki();
+    let ca = test_pki();
     let ca_pem = ca.ca_pem_path().display().to_string();
-    let ca_key = ca.dir.join("ca.key").display().to_string();
+    let ca_key = ca.ca_key_path().display().to_string();
     openssl(&[
         "genpkey",
         "-algorithm",
@@ -592,218 +537,14 @@ pub async fn sign_jwt(
     String::from_utf8(output.stdout).expect("a JWT")
 }
 
-// ---- the test CA and the server's certificate ----
-
-/// The CA and the server certificate (for `localhost` and `127.0.0.1`), EC P-256, made once
-/// per test binary in a temp dir.
-struct Pki {
-    dir: PathBuf,
-}
-
-impl Pki {
-    fn ca_pem_path(&self) -> PathBuf {
-        self.dir.join("ca.pem")
-    }
-
-    fn ca_pem(&self) -> Vec<u8> {
-        std::fs::read(self.ca_pem_path()).expect("the test CA")
-    }
-}
-
-fn pki() -> &'static Pki {
-    static PKI: OnceLock<Pki> = OnceLock::new();
-    PKI.get_or_init(|| {
-        let dir = scratch_dir("pki");
-        let openssl = |args: &[&str]| openssl(&dir, args);
-        openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=token-client OIDC test CA",
-        ]);
-        openssl(&[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=localhost",
-        ]);
-        std::fs::write(
-            dir.join("server.ext"),
-            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
-             keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
-        )
-        .unwrap();
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-            "-out",
-            "server.pem",
-        ]);
-        Pki { dir }
-    })
-}
-
-/// Runs `openssl <args>` in `dir`, panicking with its stderr if it fails.
-fn openssl(dir: &Path, args: &[&str]) {
-    let output = std::process::Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|error| {
-            panic!("the OpenID provider tests need the openssl command: {error}")
-        });
-    assert!(
-        output.status.success(),
-        "openssl {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 // ---- npm ci ----
 
 fn server_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc-server")
 }
 
-/// Checks for node, and runs `npm ci` when the locked packages are not installed; once per
-/// test binary, and one binary at a time (a lock directory). Panics with what is missing.
-fn ensure_installed() {
-    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
-    if let Err(message) = INSTALLED.get_or_init(install) {
-        panic!("{message}");
-    }
-}
-
-/// Written into `node_modules` after a successful `npm ci`: the `package-lock.json` it
+/// Checks for node (20.18 or later), and runs `npm ci` when the locked packages are not
 /// installed.
-const MARKER: &str = "node_modules/.token-client-installed-lock.json";
-/// Held (created) while one test binary checks or runs `npm ci`.
-const LOCK: &str = "node_modules.lock";
-/// A lock older than this is left over from a killed run.
-const STALE_LOCK: Duration = Duration::from_secs(300);
-
-fn install() -> Result<(), String> {
-    let dir = server_dir();
-    let node = version_of("node")?;
-    let parts: Vec<u32> = node
-        .trim_start_matches('v')
-        .split('.')
-        .map_while(|part| part.parse().ok())
-        .collect();
-    if parts.len() < 2 || (parts[0], parts[1]) < (20, 18) {
-        return Err(format!(
-            "the OpenID provider tests need Node.js 20.18 or later, found {node}"
-        ));
-    }
-    let lock = std::fs::read(dir.join("package-lock.json"))
-        .map_err(|error| format!("cannot read {}/package-lock.json: {error}", dir.display()))?;
-    let _guard = InstallLock::acquire(&dir.join(LOCK))?;
-    if std::fs::read(dir.join(MARKER)).ok().as_deref() == Some(lock.as_slice()) {
-        return Ok(());
-    }
-    version_of("npm")?;
-    eprintln!("oidc-server: running `npm ci` in {}", dir.display());
-    let output = std::process::Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(&dir)
-        .output()
-        .map_err(|error| format!("could not run `npm ci`: {error}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "`npm ci` in {} failed ({}):\n{}{}",
-            dir.display(),
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr),
-        ));
-    }
-    std::fs::write(dir.join(MARKER), &lock)
-        .map_err(|error| format!("cannot write {MARKER}: {error}"))
-}
-
-/// A directory created atomically: the holder may run `npm ci`; removed on drop.
-struct InstallLock(PathBuf);
-
-impl InstallLock {
-    fn acquire(path: &Path) -> Result<Self, String> {
-        let deadline = std::time::Instant::now() + STALE_LOCK + Duration::from_secs(60);
-        loop {
-            match std::fs::create_dir(path) {
-                Ok(()) => return Ok(Self(path.to_owned())),
-                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let age = std::fs::metadata(path)
-                        .and_then(|meta| meta.modified())
-                        .ok()
-                        .and_then(|modified| SystemTime::now().duration_since(modified).ok());
-                    if age.is_some_and(|age| age > STALE_LOCK) {
-                        let _ = std::fs::remove_dir(path);
-                    } else if std::time::Instant::now() > deadline {
-                        return Err(format!("{} is still held", path.display()));
-                    } else {
-                        std::thread::sleep(Duration::from_millis(100));
-                    }
-                }
-                Err(error) => return Err(format!("cannot create {}: {error}", path.display())),
-            }
-        }
-    }
-}
-
-impl Drop for InstallLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir(&self.0);
-    }
-}
-
-/// `<tool> --version`, or why the tool cannot run.
-fn version_of(tool: &str) -> Result<String, String> {
-    let missing = |why: String| {
-        format!(
-            "the OpenID provider tests need Node.js (20.18 or later) and npm, and \
-             `{tool} --version` {why}; install them and run the tests again"
-        )
-    };
-    let output = std::process::Command::new(tool)
-        .arg("--version")
-        .output()
-        .map_err(|error| missing(format!("could not run: {error}")))?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(missing(format!(
-            "failed ({}): {}",
-            output.status,
-            stderr.trim()
-        )));
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+fn ensure_installed() {
+    node_server::ensure_installed(&server_dir(), NAME, (20, 18));
 }
