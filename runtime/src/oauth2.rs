@@ -84,7 +84,7 @@ impl OAuth2Source {
             builder = builder.no_proxy();
         }
         if let Some((certificate, key)) = &options.client_certificate {
-            builder = builder.identity(identity(certificate, key)?);
+            builder = with_identity(builder, certificate, key)?;
         }
         let http = builder.build().map_err(transport)?;
         let target = if options.token_endpoint.is_empty() {
@@ -527,8 +527,13 @@ fn redirect(endpoint: &Url, status: StatusCode, headers: &http::HeaderMap) -> To
     TokenError::Redirect { status, location }
 }
 
-/// The TLS client identity of `certificate` and `key` (PEM), for mutual TLS.
-fn identity(certificate: &Pem, key: &Pem) -> Result<reqwest::Identity, TokenError> {
+/// `builder` presenting `certificate` and `key` (PEM) as its TLS client identity, for
+/// mutual TLS.
+fn with_identity(
+    builder: reqwest::ClientBuilder,
+    certificate: &Pem,
+    key: &Pem,
+) -> Result<reqwest::ClientBuilder, TokenError> {
     let certificate = certificate.load("ClientCertificate")?;
     let key = key.load("ClientCertificateKey")?;
     let invalid = |error: &dyn fmt::Display| {
@@ -545,10 +550,15 @@ fn identity(certificate: &Pem, key: &Pem) -> Result<reqwest::Identity, TokenErro
     };
     #[cfg(all(feature = "native-tls", not(feature = "default-tls")))]
     let identity = reqwest::Identity::from_pkcs8_pem(&certificate, &key);
+    #[cfg(any(feature = "default-tls", feature = "native-tls"))]
+    return identity
+        .map(|identity| builder.identity(identity))
+        .map_err(|error| invalid(&error));
     #[cfg(not(any(feature = "default-tls", feature = "native-tls")))]
-    let identity: Result<reqwest::Identity, &str> = {
-        let _ = (certificate, key);
-        Err("a client certificate needs a TLS feature (`default-tls` or `native-tls`)")
-    };
-    identity.map_err(|error| invalid(&error))
+    {
+        let _ = (builder, certificate, key);
+        Err(invalid(
+            &"a client certificate needs a TLS feature (`default-tls` or `native-tls`)",
+        ))
+    }
 }
