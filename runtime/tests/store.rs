@@ -3,7 +3,10 @@
 //! fails a call. (The Redis engine and the fleet protocol across instances: tests/fleet.rs
 //! of the facade, against a real Redis.)
 
-use std::io::Write;
+mod common;
+
+use common::Captured;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -185,28 +188,6 @@ fn provider(server: &MockServer, store: &Arc<MemoryStore>) -> SharedTokenProvide
         .unwrap()
 }
 
-/// Collects what the subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn count(&self, needle: &str) -> usize {
-        String::from_utf8_lossy(&self.0.lock().unwrap())
-            .matches(needle)
-            .count()
-    }
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn the_hot_path_never_touches_the_store() {
     let (server, requests) = endpoint(300).await;
@@ -230,14 +211,7 @@ async fn the_hot_path_never_touches_the_store() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_failing_store_fails_no_call_warns_once_and_is_retried_after_a_back_off() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = Captured::start(tracing::Level::INFO);
     let (server, requests) = endpoint(300).await;
     let store = Arc::new(MemoryStore::default());
     store.set(Mode::Failing);
