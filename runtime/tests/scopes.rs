@@ -430,6 +430,21 @@ fn bearer_for(bearer: &str) -> &str {
     bearer.split_once('|').unwrap().1
 }
 
+/// `GET /api` answers `status`: `times` times at most (always if `None`), ahead of the
+/// other answers when it has a `priority`.
+async fn answer_api(server: &MockServer, status: u16, times: Option<u64>, priority: Option<u8>) {
+    let mut mock = Mock::given(method("GET"))
+        .and(path("/api"))
+        .respond_with(ResponseTemplate::new(status));
+    if let Some(times) = times {
+        mock = mock.up_to_n_times(times);
+    }
+    if let Some(priority) = priority {
+        mock = mock.with_priority(priority);
+    }
+    mock.mount(server).await;
+}
+
 #[tokio::test]
 async fn the_middleware_sends_the_token_of_the_scope_in_the_request_extensions() {
     let endpoint = Endpoint::start(Duration::ZERO).await;
@@ -466,26 +481,11 @@ async fn the_middleware_retries_a_401_with_a_fresh_token_of_the_same_scope() {
     let client = middleware_client(endpoint.provider());
     let url = format!("{}/api", endpoint.server.uri());
     // The default token first: `tok1`.
-    Mock::given(method("GET"))
-        .and(path("/api"))
-        .respond_with(ResponseTemplate::new(200))
-        .up_to_n_times(1)
-        .mount(&endpoint.server)
-        .await;
+    answer_api(&endpoint.server, 200, Some(1), None).await;
     assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
     // Then the scope's first token (`tok2`) is rejected once.
-    Mock::given(method("GET"))
-        .and(path("/api"))
-        .respond_with(ResponseTemplate::new(401))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&endpoint.server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&endpoint.server)
-        .await;
+    answer_api(&endpoint.server, 401, Some(1), Some(1)).await;
+    answer_api(&endpoint.server, 200, None, None).await;
 
     let response = client
         .get(&url)
@@ -542,25 +542,10 @@ async fn a_call_with_a_token_scope_sends_and_renews_that_scope_s_token() {
         .allow_insecure_http(true)
         .build()
         .unwrap();
-    Mock::given(method("GET"))
-        .and(path("/api"))
-        .respond_with(ResponseTemplate::new(200))
-        .up_to_n_times(1)
-        .mount(&endpoint.server)
-        .await;
+    answer_api(&endpoint.server, 200, Some(1), None).await;
     assert_eq!(api.get(None).await, 200);
-    Mock::given(method("GET"))
-        .and(path("/api"))
-        .respond_with(ResponseTemplate::new(401))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&endpoint.server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&endpoint.server)
-        .await;
+    answer_api(&endpoint.server, 401, Some(1), Some(1)).await;
+    answer_api(&endpoint.server, 200, None, None).await;
 
     assert_eq!(api.get(Some(&orders_write())).await, 200);
     assert_eq!(api.get(Some(&orders_write())).await, 200);
