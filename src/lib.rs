@@ -554,10 +554,10 @@ pub use token_client_macros::token_client;
 #[cfg(feature = "redis")]
 pub use token_client_runtime::RedisTokenStore;
 pub use token_client_runtime::{
-    AccessToken, ApiError, ApiResponse, AssertionAudience, BuildError, ClientAuth, ClientBuilder,
-    DecodeError, Error, OAuth2Source, ProviderBuilder, RefreshPolicy, RefreshToken,
-    SharedTokenProvider, SigningAlgorithm, TokenError, TokenFuture, TokenMiddleware, TokenOptions,
-    TokenProvider, TokenScope, TokenSource, async_trait,
+    AccessToken, ApiError, ApiResponse, AssertionAudience, BuildError, ByteStream, ClientAuth,
+    ClientBuilder, DecodeError, Error, JsonLines, OAuth2Source, Part, ProviderBuilder,
+    RefreshPolicy, RefreshToken, SharedTokenProvider, SigningAlgorithm, TokenError, TokenFuture,
+    TokenMiddleware, TokenOptions, TokenProvider, TokenScope, TokenSource, async_trait,
 };
 pub use token_client_runtime::{Loaded, StoreError, StoreKey, StoreLock, TokenStore};
 

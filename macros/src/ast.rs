@@ -6,7 +6,8 @@ use quote::format_ident;
 use syn::{FnArg, GenericArgument, Ident, ItemTrait, Pat, PatType, PathArguments, ReturnType};
 use syn::{LitStr, TraitItem, TraitItemFn, Type, TypePath};
 
-use crate::attr::{self, ArgAttr, ArgRole, BodyKind, Http, StaticHeader, Verb};
+use crate::attr::Verb;
+use crate::attr::{self, ArgAttr, ArgRole, BodyKind, Http, QueryFormat, StaticHeader, Timeout};
 use crate::ctxt::Ctxt;
 use crate::path::{self, Template};
 use crate::scope::TokenAttrs;
@@ -23,6 +24,10 @@ pub(crate) struct Client<'a> {
     pub(crate) headers: Vec<StaticHeader>,
     /// Trait-level `#[scope(..)]` and `#[resource(..)]`.
     pub(crate) token: TokenAttrs,
+    /// Trait-level `#[timeout(..)]`.
+    pub(crate) timeout: Option<Timeout>,
+    /// `query_format = ".."`: the format of query parameters that name none.
+    pub(crate) query_format: Option<QueryFormat>,
     pub(crate) methods: Vec<Method<'a>>,
     /// Items other than methods (not supported; reported).
     pub(crate) others: Vec<&'a TraitItem>,
@@ -39,6 +44,10 @@ pub(crate) struct Method<'a> {
     pub(crate) no_auth: bool,
     /// Method-level `#[scope(..)]` and `#[resource(..)]`.
     pub(crate) token: TokenAttrs,
+    /// `#[multipart]`, as written.
+    pub(crate) multipart: Option<syn::Attribute>,
+    /// Method-level `#[timeout(..)]`.
+    pub(crate) timeout: Option<Timeout>,
     /// Our attributes on the receiver (not supported; reported).
     pub(crate) receiver_attrs: Vec<ArgAttr>,
     /// The typed arguments, receiver excluded.
@@ -61,11 +70,31 @@ pub(crate) struct Arg<'a> {
 pub(crate) enum Binding<'a> {
     /// A path placeholder.
     Path,
-    /// A query parameter of this name.
-    Query(String),
+    /// A query parameter of this name, in this format (`None`: the trait's default).
+    Query {
+        name: String,
+        format: Option<QueryFormat>,
+    },
+    /// A valueless query flag of this name.
+    QueryFlag(String),
     /// A struct flattened into query parameters.
     QueryStruct,
     Body(&'a BodyKind),
+    /// Parts of a `#[multipart]` body under this name; `json`: one JSON part.
+    Part {
+        name: String,
+        json: bool,
+    },
+    /// `#[headers]`: a map of headers.
+    HeaderMap,
+    /// `#[timeout]`: this call's time limit.
+    Timeout,
+    /// `#[extension]`: for the middleware stack.
+    Extension,
+    /// `#[url]`: the whole URL.
+    Url {
+        any_origin: bool,
+    },
     /// A header; `Option` arguments are skipped when `None`.
     Header {
         name: String,
@@ -126,7 +155,11 @@ impl<'a> Client<'a> {
             .base_path
             .map(|lit| base_path(cx, &lit))
             .unwrap_or_default();
-        let attr::TraitAttrs { headers, token } = attr::parse_trait_attrs(cx, &item.attrs);
+        let attr::TraitAttrs {
+            headers,
+            token,
+            timeout,
+        } = attr::parse_trait_attrs(cx, &item.attrs);
         let (mut methods, mut others) = (Vec::new(), Vec::new());
         for trait_item in &item.items {
             match trait_item {
@@ -140,6 +173,8 @@ impl<'a> Client<'a> {
             base_path,
             headers,
             token,
+            timeout,
+            query_format: args.query_format,
             methods,
             others,
         }
@@ -206,6 +241,8 @@ impl<'a> Method<'a> {
             headers,
             no_auth,
             token,
+            multipart,
+            timeout,
         } = attrs;
         Method {
             item,
@@ -214,6 +251,8 @@ impl<'a> Method<'a> {
             headers,
             no_auth,
             token,
+            multipart,
+            timeout,
             receiver_attrs,
             args,
         }
@@ -223,12 +262,22 @@ impl<'a> Method<'a> {
         &self.item.sig.ident
     }
 
-    /// `T` of the return type `Result<T, E>`, if the method returns a `Result`.
+    /// `T` of the return type `Result<T, E>`, if the method returns a `Result`, or an
+    /// alias of one whose name ends in `Result` (`ApiResult<T>`, `io::Result<T>`): rustc
+    /// then checks that it is one.
     pub(crate) fn ok_type(&self) -> Option<&'a Type> {
         let ReturnType::Type(_, ty) = &self.item.sig.output else {
             return None;
         };
-        let args = generic_args(ty, "Result")?;
+        let Type::Path(path) = peel(ty) else {
+            return None;
+        };
+        let last = path.path.segments.last()?;
+        last.ident.to_string().ends_with("Result").then_some(())?;
+        let args = match &last.arguments {
+            PathArguments::AngleBracketed(args) => args.args.iter().collect::<Vec<_>>(),
+            _ => return None,
+        };
         (1..=2).contains(&args.len()).then_some(())?;
         match args.first()? {
             GenericArgument::Type(ok) => Some(ok),
@@ -242,14 +291,29 @@ impl<'a> Method<'a> {
     }
 
     /// Where `arg` goes: its first attribute of ours, else its path placeholder, else a
-    /// query parameter named after it.
+    /// part of a `#[multipart]` method or a query parameter, named after it.
     pub(crate) fn binding<'m>(&'m self, arg: &'m Arg<'a>) -> Binding<'m> {
+        let named = |rename: &Option<LitStr>| {
+            rename
+                .as_ref()
+                .map_or_else(|| arg.name.clone(), LitStr::value)
+        };
         match arg.attrs.first().map(|a| &a.role) {
-            Some(ArgRole::Query(rename)) => Binding::Query(
-                rename
-                    .as_ref()
-                    .map_or_else(|| arg.name.clone(), |l| l.value()),
-            ),
+            Some(ArgRole::Query { name, format }) => Binding::Query {
+                name: named(name),
+                format: *format,
+            },
+            Some(ArgRole::QueryFlag(name)) => Binding::QueryFlag(named(name)),
+            Some(ArgRole::Part { name, json }) => Binding::Part {
+                name: named(name),
+                json: *json,
+            },
+            Some(ArgRole::HeaderMap) => Binding::HeaderMap,
+            Some(ArgRole::Timeout) => Binding::Timeout,
+            Some(ArgRole::Extension) => Binding::Extension,
+            Some(ArgRole::Url { any_origin }) => Binding::Url {
+                any_origin: *any_origin,
+            },
             Some(ArgRole::QueryFlatten) => Binding::QueryStruct,
             Some(ArgRole::Body(kind)) => Binding::Body(kind),
             Some(ArgRole::Header(lit)) => Binding::Header {
@@ -263,7 +327,14 @@ impl<'a> Method<'a> {
             {
                 Binding::Path
             }
-            None => Binding::Query(arg.name.clone()),
+            None if self.multipart.is_some() => Binding::Part {
+                name: arg.name.clone(),
+                json: false,
+            },
+            None => Binding::Query {
+                name: arg.name.clone(),
+                format: None,
+            },
         }
     }
 }

@@ -1,7 +1,8 @@
-//! Our attributes: `#[get("/path")]` and the other verbs, `#[headers(..)]`, `#[no_auth]`
-//! on methods; `#[query]`, `#[body]`, `#[header(..)]` on arguments; `#[headers(..)]` on the
-//! trait; `#[scope(..)]` and `#[resource(..)]` on both (parsed in `scope`); and the
-//! arguments of `#[token_client(..)]` itself.
+//! Our attributes: `#[get("/path")]` and the other verbs, `#[headers(..)]`, `#[no_auth]`,
+//! `#[multipart]` on methods; `#[query]`, `#[body]`, `#[header(..)]`, `#[headers]`,
+//! `#[part]`, `#[timeout]`, `#[extension]`, `#[url]` on arguments; `#[headers(..)]` on the
+//! trait; `#[scope(..)]`, `#[resource(..)]` (parsed in `scope`) and `#[timeout(..)]` on
+//! both; and the arguments of `#[token_client(..)]` itself.
 //!
 //! Rule for attributes that are not ours: they are kept and passed through to the
 //! generated trait, except single-segment names that look like a misspelling of ours
@@ -64,11 +65,13 @@ impl Verb {
     }
 }
 
-/// `#[get("/foos/{id}")]`.
+/// `#[get("/foos/{id}")]`, or `#[get]` for a method with a `#[url]` argument.
 pub(crate) struct Http {
     pub(crate) verb: Verb,
-    /// The path template as written; `None` when it is not a string (already reported).
+    /// The path template as written; `None` when bare or not a string.
     pub(crate) template: Option<LitStr>,
+    /// `#[get]` without arguments: valid only with a `#[url]` argument (checked in `valid`).
+    pub(crate) bare: Option<Attribute>,
 }
 
 /// One `"Name: value"` of `#[headers(..)]`.
@@ -91,14 +94,81 @@ pub(crate) enum BodyKind {
     Text(LitStr),
     /// `#[body(bytes = "application/octet-stream")]`.
     Bytes(LitStr),
+    /// `#[body(stream = "application/octet-stream")]`: an `Into<reqwest::Body>`, streamed.
+    Stream(LitStr),
+}
+
+/// How a sequence is written in a query (OpenAPI's collection formats).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum QueryFormat {
+    /// `a=1&a=2` (the default).
+    Multi,
+    /// `a=1,2`.
+    Csv,
+    /// `a=1%202`.
+    Ssv,
+    /// `a=1|2`.
+    Pipes,
+}
+
+impl QueryFormat {
+    const ALL: [(&'static str, QueryFormat); 4] = [
+        ("multi", QueryFormat::Multi),
+        ("csv", QueryFormat::Csv),
+        ("ssv", QueryFormat::Ssv),
+        ("pipes", QueryFormat::Pipes),
+    ];
+
+    /// The format named `lit`, or an error on it.
+    fn parse(cx: &Ctxt, lit: &LitStr) -> Option<Self> {
+        let value = lit.value();
+        let found = Self::ALL.iter().find(|(name, _)| *name == value);
+        if found.is_none() {
+            let msg = format!(
+                "unknown query format `{value}`; expected `multi` (`a=1&a=2`), `csv` (`a=1,2`), `ssv` (`a=1%202`) or `pipes` (`a=1|2`)"
+            );
+            cx.error_spanned_by(lit, msg);
+        }
+        found.map(|(_, format)| *format)
+    }
+
+    /// The separator of joined formats; `None` for `multi`.
+    pub(crate) fn separator(self) -> Option<&'static str> {
+        match self {
+            QueryFormat::Multi => None,
+            QueryFormat::Csv => Some(","),
+            QueryFormat::Ssv => Some("%20"),
+            QueryFormat::Pipes => Some("|"),
+        }
+    }
+}
+
+/// `#[timeout(secs = 5)]` or `#[timeout(ms = 500)]` on the trait or a method.
+pub(crate) struct Timeout {
+    pub(crate) millis: u64,
 }
 
 /// What an argument attribute says.
 pub(crate) enum ArgRole {
-    /// `#[query]` or `#[query("name")]`.
-    Query(Option<LitStr>),
+    /// `#[query]`, `#[query("name")]`, `#[query("name", format = "csv")]`.
+    Query {
+        name: Option<LitStr>,
+        format: Option<QueryFormat>,
+    },
+    /// `#[query(flag)]`, `#[query("name", flag)]`: a valueless `?name` when `true`.
+    QueryFlag(Option<LitStr>),
     /// `#[query(flatten)]`: a struct whose fields become query parameters.
     QueryFlatten,
+    /// `#[part]`, `#[part("name")]`, `#[part(json)]`, `#[part("name", json)]`.
+    Part { name: Option<LitStr>, json: bool },
+    /// `#[headers]`: a map of headers.
+    HeaderMap,
+    /// `#[timeout]`: a `Duration` for this call.
+    Timeout,
+    /// `#[extension]`: handed to the middleware stack.
+    Extension,
+    /// `#[url]`, `#[url(any_origin)]`: the whole URL.
+    Url { any_origin: bool },
     /// `#[body]`, `#[body(form)]`, ...
     Body(BodyKind),
     /// `#[header("X-Tenant")]`.
@@ -109,9 +179,14 @@ impl ArgRole {
     /// The attribute that says it.
     pub(crate) fn ours(&self) -> Ours {
         match self {
-            ArgRole::Query(_) | ArgRole::QueryFlatten => Ours::Query,
+            ArgRole::Query { .. } | ArgRole::QueryFlag(_) | ArgRole::QueryFlatten => Ours::Query,
             ArgRole::Body(_) => Ours::Body,
             ArgRole::Header(_) => Ours::Header,
+            ArgRole::Part { .. } => Ours::Part,
+            ArgRole::HeaderMap => Ours::Headers,
+            ArgRole::Timeout => Ours::Timeout,
+            ArgRole::Extension => Ours::Extension,
+            ArgRole::Url { .. } => Ours::Url,
         }
     }
 }
@@ -130,6 +205,9 @@ pub(crate) struct MethodAttrs {
     pub(crate) no_auth: bool,
     /// `#[scope(..)]` and `#[resource(..)]`.
     pub(crate) token: TokenAttrs,
+    /// `#[multipart]`, as written.
+    pub(crate) multipart: Option<Attribute>,
+    pub(crate) timeout: Option<Timeout>,
 }
 
 /// Our attributes found on the trait.
@@ -138,6 +216,7 @@ pub(crate) struct TraitAttrs {
     pub(crate) headers: Vec<StaticHeader>,
     /// `#[scope(..)]` and `#[resource(..)]`.
     pub(crate) token: TokenAttrs,
+    pub(crate) timeout: Option<Timeout>,
 }
 
 /// The arguments of `#[token_client(..)]`.
@@ -147,6 +226,8 @@ pub(crate) struct TraitArgs {
     pub(crate) client: Option<Ident>,
     /// `base_path = "/api/v1"`.
     pub(crate) base_path: Option<LitStr>,
+    /// `query_format = "csv"`: the format of every query parameter that names none.
+    pub(crate) query_format: Option<QueryFormat>,
 }
 
 /// Where an attribute may appear.
@@ -170,13 +251,18 @@ pub(crate) enum Ours {
     Query,
     Body,
     Header,
+    Multipart,
+    Part,
+    Timeout,
+    Extension,
+    Url,
 }
 
 impl Ours {
     /// The attributes that are not verbs, in the order misspellings are matched against
     /// them (after the verbs). The one list the compiler cannot check: a new variant
     /// goes here too, or it is never recognised (and passed through to rustc).
-    const OTHERS: [Ours; 7] = [
+    const OTHERS: [Ours; 12] = [
         Ours::Headers,
         Ours::NoAuth,
         Ours::Scope,
@@ -184,6 +270,11 @@ impl Ours {
         Ours::Query,
         Ours::Body,
         Ours::Header,
+        Ours::Multipart,
+        Ours::Part,
+        Ours::Timeout,
+        Ours::Extension,
+        Ours::Url,
     ];
 
     fn all() -> impl Iterator<Item = Ours> {
@@ -200,14 +291,22 @@ impl Ours {
             Ours::Query => "query",
             Ours::Body => "body",
             Ours::Header => "header",
+            Ours::Multipart => "multipart",
+            Ours::Part => "part",
+            Ours::Timeout => "timeout",
+            Ours::Extension => "extension",
+            Ours::Url => "url",
         }
     }
 
     fn places(self) -> &'static [Place] {
         match self {
-            Ours::Verb(_) | Ours::NoAuth => &[Place::Method],
-            Ours::Headers | Ours::Scope | Ours::Resource => &[Place::Trait, Place::Method],
-            Ours::Query | Ours::Body | Ours::Header => &[Place::Arg],
+            Ours::Verb(_) | Ours::NoAuth | Ours::Multipart => &[Place::Method],
+            Ours::Scope | Ours::Resource => &[Place::Trait, Place::Method],
+            Ours::Headers | Ours::Timeout => &[Place::Trait, Place::Method, Place::Arg],
+            Ours::Query | Ours::Body | Ours::Header | Ours::Part | Ours::Extension | Ours::Url => {
+                &[Place::Arg]
+            }
         }
     }
 
@@ -216,10 +315,14 @@ impl Ours {
         let name = self.name();
         match self {
             Ours::Header => "`#[header]` belongs on an argument; for a fixed value write `#[headers(\"Name: value\")]`".into(),
-            Ours::Headers => "`#[headers]` belongs on the trait or a method; on an argument write `#[header(\"Name\")]`".into(),
+            Ours::Headers | Ours::Timeout => format!("`#[{name}]` belongs on the trait, a method or an argument"),
             Ours::Scope | Ours::Resource => format!("`#[{name}]` belongs on the trait or a method"),
-            Ours::Query | Ours::Body => format!("`#[{name}]` belongs on an argument of a method"),
-            Ours::Verb(_) | Ours::NoAuth => format!("`#[{name}]` belongs on a method of the trait"),
+            Ours::Query | Ours::Body | Ours::Part | Ours::Extension | Ours::Url => {
+                format!("`#[{name}]` belongs on an argument of a method")
+            }
+            Ours::Verb(_) | Ours::NoAuth | Ours::Multipart => {
+                format!("`#[{name}]` belongs on a method of the trait")
+            }
         }
     }
 }
@@ -401,7 +504,8 @@ pub(crate) fn parse_trait_args(cx: &Ctxt, args: TokenStream) -> TraitArgs {
 
 /// Parses one argument of `#[token_client(..)]`.
 fn trait_arg(cx: &Ctxt, meta: &Meta, out: &mut TraitArgs) {
-    const EXPECTED: &str = "expected `client = Name` or `base_path = \"/prefix\"`";
+    const EXPECTED: &str =
+        "expected `client = Name`, `base_path = \"/prefix\"` or `query_format = \"csv\"`";
     let Meta::NameValue(nv) = meta else {
         return cx.error_spanned_by(meta, format!("unexpected argument; {EXPECTED}"));
     };
@@ -416,6 +520,15 @@ fn trait_arg(cx: &Ctxt, meta: &Meta, out: &mut TraitArgs) {
             return cx.error_spanned_by(&nv.value, msg);
         };
         out.base_path.replace(lit.clone()).is_some()
+    } else if nv.path.is_ident("query_format") {
+        let Some(lit) = lit_str(&nv.value) else {
+            let msg = "expected a string literal: `query_format = \"csv\"`";
+            return cx.error_spanned_by(&nv.value, msg);
+        };
+        let Some(format) = QueryFormat::parse(cx, lit) else {
+            return;
+        };
+        out.query_format.replace(format).is_some()
     } else {
         return cx.error_spanned_by(&nv.path, format!("unknown argument; {EXPECTED}"));
     };
@@ -464,7 +577,18 @@ pub(crate) fn parse_trait_attrs(cx: &Ctxt, attrs: &[Attribute]) -> TraitAttrs {
             Some(Ours::Headers) => out.headers.extend(parse_headers(cx, attr)),
             Some(Ours::Scope) => out.token.parse_scope(cx, attr, "trait"),
             Some(Ours::Resource) => out.token.parse_resource(cx, attr, "trait"),
-            Some(Ours::Verb(_) | Ours::NoAuth | Ours::Query | Ours::Body | Ours::Header) => {} // misplaced: reported
+            Some(Ours::Timeout) => parse_timeout(cx, attr, &mut out.timeout, "trait"),
+            Some(
+                Ours::Verb(_)
+                | Ours::NoAuth
+                | Ours::Query
+                | Ours::Body
+                | Ours::Header
+                | Ours::Multipart
+                | Ours::Part
+                | Ours::Extension
+                | Ours::Url,
+            ) => {} // misplaced: reported
             None => {}
         }
     }
@@ -480,7 +604,11 @@ pub(crate) fn parse_method_attrs(cx: &Ctxt, attrs: &[Attribute]) -> MethodAttrs 
             Some(Ours::NoAuth) => parse_no_auth(cx, attr, &mut out.no_auth),
             Some(Ours::Scope) => out.token.parse_scope(cx, attr, "method"),
             Some(Ours::Resource) => out.token.parse_resource(cx, attr, "method"),
-            Some(Ours::Query | Ours::Body | Ours::Header) => {} // misplaced: reported
+            Some(Ours::Timeout) => parse_timeout(cx, attr, &mut out.timeout, "method"),
+            Some(Ours::Multipart) => parse_multipart(cx, attr, &mut out.multipart),
+            Some(
+                Ours::Query | Ours::Body | Ours::Header | Ours::Part | Ours::Extension | Ours::Url,
+            ) => {} // misplaced: reported
             None => {}
         }
     }
@@ -499,6 +627,54 @@ fn parse_no_auth(cx: &Ctxt, attr: &Attribute, out: &mut bool) {
         );
     }
     *out = true;
+}
+
+/// Parses `#[multipart]`; a repeated one is reported.
+fn parse_multipart(cx: &Ctxt, attr: &Attribute, out: &mut Option<Attribute>) {
+    if attr.meta.require_path_only().is_err() {
+        cx.error_spanned_by(&attr.meta, "expected `#[multipart]` without arguments");
+    }
+    if out.is_some() {
+        let msg = "`#[multipart]` is already given on this method; remove this one";
+        return cx.error_spanned_by(attr.path(), msg);
+    }
+    *out = Some(attr.clone());
+}
+
+/// Parses `#[timeout(secs = 5)]` or `#[timeout(ms = 500)]` on the trait or a method.
+fn parse_timeout(cx: &Ctxt, attr: &Attribute, out: &mut Option<Timeout>, item: &str) {
+    const EXPECTED: &str = "expected `#[timeout(secs = 5)]` or `#[timeout(ms = 500)]`";
+    if out.is_some() {
+        let msg = format!("`#[timeout]` is already given on this {item}; remove this one");
+        return cx.error_spanned_by(attr.path(), msg);
+    }
+    let Ok(nv) = attr.parse_args::<syn::MetaNameValue>() else {
+        return cx.error_spanned_by(&attr.meta, EXPECTED);
+    };
+    let scale = if nv.path.is_ident("secs") {
+        1000
+    } else if nv.path.is_ident("ms") {
+        1
+    } else {
+        return cx.error_spanned_by(&nv.path, format!("unknown unit; {EXPECTED}"));
+    };
+    let value = match &nv.value {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Int(int), ..
+        }) => int.base10_parse::<u64>().ok().map(|v| (v, int)),
+        _ => None,
+    };
+    let Some((value, int)) = value else {
+        return cx.error_spanned_by(&nv.value, format!("expected a whole number; {EXPECTED}"));
+    };
+    match value.checked_mul(scale) {
+        Some(0) => cx.error_spanned_by(
+            int,
+            "a time limit of zero fails every call; expected a positive number",
+        ),
+        Some(millis) => *out = Some(Timeout { millis }),
+        None => cx.error_spanned_by(int, "this time limit is too large"),
+    }
 }
 
 /// Parses `#[get("/path")]` and the other verbs.
@@ -520,14 +696,19 @@ fn parse_http(cx: &Ctxt, attr: &Attribute, verb: Verb, out: &mut Option<Http>) {
         }
         _ => None,
     };
-    if template.is_none() {
+    let bare = matches!(attr.meta, Meta::Path(_)).then(|| attr.clone());
+    if template.is_none() && bare.is_none() {
         let msg = format!("expected a path template string: `#[{name}(\"/foos/{{id}}\")]`");
         match &attr.meta {
             Meta::List(list) if !list.tokens.is_empty() => cx.error_spanned_by(&list.tokens, msg),
             meta => cx.error_spanned_by(meta, msg),
         }
     }
-    *out = Some(Http { verb, template });
+    *out = Some(Http {
+        verb,
+        template,
+        bare,
+    });
 }
 
 /// Parses `#[headers("Name: value", ..)]`.
@@ -603,7 +784,27 @@ pub(crate) fn parse_arg_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Vec<ArgAttr> {
             Some(Ours::Query) => parse_query(cx, attr),
             Some(Ours::Body) => parse_body(cx, attr),
             Some(Ours::Header) => parse_arg_header(cx, attr),
-            Some(Ours::Verb(_) | Ours::Headers | Ours::NoAuth | Ours::Scope | Ours::Resource) => {
+            Some(Ours::Headers) => bare(
+                cx,
+                attr,
+                ArgRole::HeaderMap,
+                "`#[headers]` on an argument takes no arguments: the argument is the map",
+            ),
+            Some(Ours::Timeout) => bare(
+                cx,
+                attr,
+                ArgRole::Timeout,
+                "`#[timeout]` on an argument takes no arguments: the argument is the `Duration`",
+            ),
+            Some(Ours::Extension) => bare(
+                cx,
+                attr,
+                ArgRole::Extension,
+                "expected `#[extension]` without arguments",
+            ),
+            Some(Ours::Part) => parse_part(cx, attr),
+            Some(Ours::Url) => parse_url(cx, attr),
+            Some(Ours::Verb(_) | Ours::NoAuth | Ours::Scope | Ours::Resource | Ours::Multipart) => {
                 None // misplaced: reported
             }
             None => None,
@@ -616,20 +817,123 @@ pub(crate) fn parse_arg_attrs(cx: &Ctxt, attrs: &[Attribute]) -> Vec<ArgAttr> {
     out
 }
 
-/// Parses `#[query]`, `#[query("name")]` and `#[query(flatten)]`.
-fn parse_query(cx: &Ctxt, attr: &Attribute) -> Option<ArgRole> {
-    let Meta::List(list) = &attr.meta else {
-        return Some(ArgRole::Query(None));
-    };
-    if let Ok(ident) = syn::parse2::<Ident>(list.tokens.clone())
-        && ident == "flatten"
-    {
-        return Some(ArgRole::QueryFlatten);
+/// An argument attribute without arguments: `role`, or `msg` on the arguments given.
+fn bare(cx: &Ctxt, attr: &Attribute, role: ArgRole, msg: &str) -> Option<ArgRole> {
+    if attr.meta.require_path_only().is_err() {
+        cx.error_spanned_by(&attr.meta, msg);
+        return None;
     }
-    match syn::parse2::<LitStr>(list.tokens.clone()) {
-        Ok(lit) if !lit.value().is_empty() => Some(ArgRole::Query(Some(lit))),
+    Some(role)
+}
+
+/// The comma-separated items of an attribute's arguments: a leading name string, and
+/// the rest as metas.
+fn name_and_metas(attr: &Attribute) -> syn::Result<(Option<LitStr>, Vec<Meta>)> {
+    let Meta::List(list) = &attr.meta else {
+        return Ok((None, Vec::new()));
+    };
+    list.parse_args_with(|input: syn::parse::ParseStream| {
+        let name = if input.peek(LitStr) {
+            let lit: LitStr = input.parse()?;
+            if !input.is_empty() {
+                input.parse::<Token![,]>()?;
+            }
+            Some(lit)
+        } else {
+            None
+        };
+        let metas = Punctuated::<Meta, Token![,]>::parse_terminated(input)?;
+        Ok((name, metas.into_iter().collect()))
+    })
+}
+
+/// Parses `#[query]`, `#[query("name")]`, `#[query(flatten)]`, `#[query(flag)]`,
+/// `#[query(format = "csv")]`, and a name with `flag` or `format`.
+fn parse_query(cx: &Ctxt, attr: &Attribute) -> Option<ArgRole> {
+    const EXPECTED: &str = "expected `#[query]`, `#[query(\"name\")]`, `#[query(flatten)]`, `#[query(flag)]` or `#[query(format = \"csv\")]`";
+    let Ok((name, metas)) = name_and_metas(attr) else {
+        cx.error_spanned_by(&attr.meta, EXPECTED);
+        return None;
+    };
+    if let Some(lit) = name.as_ref().filter(|lit| lit.value().is_empty()) {
+        cx.error_spanned_by(lit, "a query parameter name cannot be empty");
+        return None;
+    }
+    let (mut flatten, mut flag, mut format) = (false, false, None);
+    for meta in &metas {
+        match meta {
+            Meta::Path(p) if p.is_ident("flatten") && name.is_none() => flatten = true,
+            Meta::Path(p) if p.is_ident("flag") => flag = true,
+            Meta::NameValue(nv) if nv.path.is_ident("format") => {
+                let Some(lit) = lit_str(&nv.value) else {
+                    cx.error_spanned_by(&nv.value, "expected a string: `format = \"csv\"`");
+                    return None;
+                };
+                format = Some(QueryFormat::parse(cx, lit)?);
+            }
+            other => {
+                cx.error_spanned_by(other, EXPECTED);
+                return None;
+            }
+        }
+    }
+    match (flatten, flag, format) {
+        (true, false, None) => Some(ArgRole::QueryFlatten),
+        (false, true, None) => Some(ArgRole::QueryFlag(name)),
+        (false, false, format) => Some(ArgRole::Query { name, format }),
         _ => {
-            let msg = "expected `#[query]`, `#[query(\"name\")]` or `#[query(flatten)]`";
+            let msg = "`flatten`, `flag` and `format` do not go together; choose one";
+            cx.error_spanned_by(&attr.meta, msg);
+            None
+        }
+    }
+}
+
+/// Parses `#[part]`, `#[part("name")]`, `#[part(json)]` and `#[part("name", json)]`.
+fn parse_part(cx: &Ctxt, attr: &Attribute) -> Option<ArgRole> {
+    const EXPECTED: &str =
+        "expected `#[part]`, `#[part(\"name\")]`, `#[part(json)]` or `#[part(\"name\", json)]`";
+    let Ok((name, metas)) = name_and_metas(attr) else {
+        cx.error_spanned_by(&attr.meta, EXPECTED);
+        return None;
+    };
+    if let Some(lit) = &name
+        && !part_name_ok(&lit.value())
+    {
+        let msg = "a part name must be non-empty, without `\"`, `\\` or control characters";
+        cx.error_spanned_by(lit, msg);
+        return None;
+    }
+    let mut json = false;
+    for meta in &metas {
+        match meta {
+            Meta::Path(p) if p.is_ident("json") && !json => json = true,
+            other => {
+                cx.error_spanned_by(other, EXPECTED);
+                return None;
+            }
+        }
+    }
+    Some(ArgRole::Part { name, json })
+}
+
+/// Whether a part name can stand in `Content-Disposition: form-data; name=".."` as is.
+pub(crate) fn part_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && !name
+            .chars()
+            .any(|c| c.is_control() || c == '"' || c == '\\')
+}
+
+/// Parses `#[url]` and `#[url(any_origin)]`.
+fn parse_url(cx: &Ctxt, attr: &Attribute) -> Option<ArgRole> {
+    let Meta::List(list) = &attr.meta else {
+        return Some(ArgRole::Url { any_origin: false });
+    };
+    match syn::parse2::<Ident>(list.tokens.clone()) {
+        Ok(ident) if ident == "any_origin" => Some(ArgRole::Url { any_origin: true }),
+        _ => {
+            let msg = "expected `#[url]`, or `#[url(any_origin)]` to let the URL (and the token) leave the base URL's origin";
             cx.error_spanned_by(&list.tokens, msg);
             None
         }
@@ -648,13 +952,13 @@ fn parse_body(cx: &Ctxt, attr: &Attribute) -> Option<ArgRole> {
         _ => None,
     };
     if kind.is_none() {
-        let msg = "expected `#[body]`, `#[body(form)]`, `#[body(text = \"text/plain\")]` or `#[body(bytes = \"application/octet-stream\")]`";
+        let msg = "expected `#[body]`, `#[body(form)]`, `#[body(text = \"text/plain\")]`, `#[body(bytes = \"application/octet-stream\")]` or `#[body(stream = \"application/octet-stream\")]`";
         cx.error_spanned_by(&list.tokens, msg);
     }
     kind.map(ArgRole::Body)
 }
 
-/// Parses `text = "type/subtype"` or `bytes = "type/subtype"`.
+/// Parses `text = "type/subtype"`, `bytes = "type/subtype"` or `stream = "type/subtype"`.
 fn body_with_type(cx: &Ctxt, nv: &syn::MetaNameValue) -> Option<BodyKind> {
     let lit = lit_str(&nv.value)?.clone();
     let value = lit.value();
@@ -671,6 +975,8 @@ fn body_with_type(cx: &Ctxt, nv: &syn::MetaNameValue) -> Option<BodyKind> {
         Some(BodyKind::Text(lit))
     } else if nv.path.is_ident("bytes") {
         Some(BodyKind::Bytes(lit))
+    } else if nv.path.is_ident("stream") {
+        Some(BodyKind::Stream(lit))
     } else {
         None
     }

@@ -8,7 +8,7 @@ use syn::spanned::Spanned;
 use syn::{FnArg, GenericArgument, ItemTrait, LitStr, Pat, PatIdent, Signature, TraitItem, Type};
 
 use crate::ast::{self, Binding, BoundArg, Client, Method, PathPiece, Request, TokenScope};
-use crate::attr::{self, BodyKind};
+use crate::attr::{self, BodyKind, QueryFormat, Timeout};
 use crate::ctxt::Ctxt;
 use crate::fallback;
 use crate::valid;
@@ -174,10 +174,11 @@ fn method_impl(client: &Client, request: &Request) -> TokenStream {
             #request
             // Separate statements, so the request and the send future are gone before
             // decoding starts, and share their room in this method's (boxed) future.
-            let __tc_sent = ::token_client::__private::ClientCore::send(&self.__tc_core, &__tc_req).await;
+            let __tc_sent = ::token_client::__private::ClientCore::send(&self.__tc_core, &mut __tc_req).await;
             ::core::mem::drop(__tc_req);
             let __tc_out: ::core::result::Result<#ok, ::token_client::Error> = match __tc_sent {
                 ::core::result::Result::Ok(__tc_response) => {
+                    let __tc_limit = ::token_client::__private::ClientCore::response_limit(&self.__tc_core);
                     #decode
                 }
                 ::core::result::Result::Err(__tc_error) => ::core::result::Result::Err(__tc_error),
@@ -210,7 +211,7 @@ fn decode_expr(ok: &Type) -> TokenStream {
     let close = quote_spanned!(last=> >);
     let path =
         quote_spanned!(first=> <#decoder as ::token_client::__private::Decode #close::decode);
-    let call = respan(quote!((__tc_response).await), last);
+    let call = respan(quote!((__tc_response, __tc_limit).await), last);
     quote!(#path #call)
 }
 
@@ -219,18 +220,39 @@ fn decode_expr(ok: &Type) -> TokenStream {
 fn assert_arg(arg: &BoundArg) -> Option<TokenStream> {
     let (check, ty) = match arg.binding {
         Binding::Path => ("assert_path_arg", arg.ty),
-        Binding::Query(_) | Binding::QueryStruct => ("assert_query_arg", arg.ty),
-        Binding::Body(BodyKind::Json | BodyKind::Form) => ("assert_body_arg", arg.ty),
-        Binding::Body(BodyKind::Text(_) | BodyKind::Bytes(_)) => return None,
+        Binding::Query { .. } | Binding::QueryStruct => ("assert_query_arg", arg.ty),
+        Binding::Body(BodyKind::Json | BodyKind::Form) | Binding::Part { json: true, .. } => {
+            ("assert_body_arg", arg.ty)
+        }
+        Binding::Body(BodyKind::Text(_) | BodyKind::Bytes(_)) | Binding::QueryFlag(_) => {
+            return None;
+        }
         Binding::Header { inner, .. } => ("assert_header_arg", inner.unwrap_or(arg.ty)),
+        Binding::HeaderMap => ("assert_header_map_arg", arg.ty),
+        Binding::Timeout => ("assert_timeout_arg", arg.ty),
+        Binding::Url { .. } => ("assert_url_arg", arg.ty),
+        // Moved in whole: checked as written, references and all.
+        Binding::Part { json: false, .. } => return Some(assert_owned("assert_part_arg", arg.ty)),
+        Binding::Extension => return Some(assert_owned("assert_extension_arg", arg.ty)),
+        Binding::Body(BodyKind::Stream(_)) => {
+            return Some(assert_owned("assert_stream_arg", arg.ty));
+        }
     };
     let ty = ast::strip_refs(ty).0;
     let check = format_ident!("{check}", span = ty.span());
     Some(quote_spanned!(ty.span()=> ::token_client::__private::#check::<#ty>();))
 }
 
-/// `let __tc_req = ..;` and everything set on it: the rest of the path, headers (trait,
-/// method, arguments), query parameters, body, `no_auth` or the token's scope.
+/// The check of an argument moved into the request whole, on its type as written.
+fn assert_owned(check: &str, ty: &Type) -> TokenStream {
+    let check = format_ident!("{check}", span = ty.span());
+    quote_spanned!(ty.span()=> ::token_client::__private::#check::<#ty>();)
+}
+
+/// `let __tc_req = ..;` and everything set on it, each later setting taking precedence
+/// over an earlier one: the rest of the path; headers (trait, method, `#[headers]` maps,
+/// `#[header]` arguments); time limits (trait, method, argument); query parameters, body
+/// or parts, extensions, URL; `no_auth` or the token's scope.
 fn build_request(client: &Client, request: &Request) -> TokenStream {
     let (method, verb) = (request.method, request.verb.constant());
     let (first, mut stmts) = path_stmts(client, request);
@@ -241,9 +263,26 @@ fn build_request(client: &Client, request: &Request) -> TokenStream {
         );
         quote!(__tc_req.static_header(#name, #value);)
     }));
-    stmts.extend(arg_stmts(request, |b| matches!(b, Binding::Header { .. })));
-    stmts.extend(arg_stmts(request, |b| {
-        !matches!(b, Binding::Header { .. } | Binding::Path)
+    let timeouts = [&client.timeout, &method.timeout];
+    stmts.extend(timeouts.into_iter().flatten().map(timeout_stmt));
+    stmts.extend(
+        method
+            .multipart
+            .as_ref()
+            .map(|_| quote!(__tc_req.multipart();)),
+    );
+    let format = client.query_format;
+    stmts.extend(arg_stmts(request, format, |b| {
+        matches!(b, Binding::HeaderMap)
+    }));
+    stmts.extend(arg_stmts(request, format, |b| {
+        matches!(b, Binding::Header { .. })
+    }));
+    stmts.extend(arg_stmts(request, format, |b| {
+        !matches!(
+            b,
+            Binding::Header { .. } | Binding::HeaderMap | Binding::Path
+        )
     }));
     stmts.extend(method.no_auth.then(|| quote!(__tc_req.no_auth();)));
     stmts.extend(
@@ -252,9 +291,8 @@ fn build_request(client: &Client, request: &Request) -> TokenStream {
             .as_ref()
             .map(|_| quote!(__tc_req.token_scope(&__TC_TOKEN_SCOPE);)),
     );
-    let mutability = (!stmts.is_empty()).then(|| quote!(mut));
     quote! {
-        let #mutability __tc_req = ::token_client::__private::ClientCore::request(
+        let mut __tc_req = ::token_client::__private::ClientCore::request(
             &self.__tc_core,
             ::token_client::__private::Method::#verb,
             <::std::string::String as ::core::convert::From<&str>>::from(#first),
@@ -294,23 +332,46 @@ fn push_piece(piece: &PathPiece) -> TokenStream {
     }
 }
 
-/// The statements of the arguments whose binding passes `keep`, in argument order.
+/// `__tc_req.timeout(..)` for a trait's or method's `#[timeout(..)]`.
+fn timeout_stmt(timeout: &Timeout) -> TokenStream {
+    let millis = timeout.millis;
+    quote!(__tc_req.timeout(&::core::time::Duration::from_millis(#millis));)
+}
+
+/// The statements of the arguments whose binding passes `keep`, in argument order;
+/// `format`: the trait's default query format.
 fn arg_stmts<'r>(
     request: &'r Request,
+    format: Option<QueryFormat>,
     keep: fn(&Binding) -> bool,
 ) -> impl Iterator<Item = TokenStream> + 'r {
     let args = request.args.iter();
-    args.filter(move |arg| keep(&arg.binding)).map(arg_stmt)
+    args.filter(move |arg| keep(&arg.binding))
+        .map(move |arg| arg_stmt(arg, format))
 }
 
 /// The statement that puts one argument into the request.
-fn arg_stmt(arg: &BoundArg) -> TokenStream {
+fn arg_stmt(arg: &BoundArg, default_format: Option<QueryFormat>) -> TokenStream {
     let ident = arg.ident;
     let value = borrow_as_type(quote!(#ident), arg.ty);
+    let moved = respan(quote!(#ident), arg.ty.span());
     match &arg.binding {
         Binding::Path => TokenStream::new(),
-        Binding::Query(name) => quote!(__tc_req.query(#name, #value);),
+        Binding::Query { name, format } => {
+            let separator = format.or(default_format).and_then(QueryFormat::separator);
+            match separator {
+                Some(separator) => quote!(__tc_req.query_joined(#name, #value, #separator);),
+                None => quote!(__tc_req.query(#name, #value);),
+            }
+        }
+        Binding::QueryFlag(name) => quote!(__tc_req.query_flag(#name, #value);),
         Binding::QueryStruct => quote!(__tc_req.query_struct(#value);),
+        Binding::Part { name, json: true } => quote!(__tc_req.json_part(#name, #value);),
+        Binding::Part { name, json: false } => quote!(__tc_req.part(#name, #moved);),
+        Binding::HeaderMap => quote!(__tc_req.header_map(#value);),
+        Binding::Timeout => quote!(__tc_req.timeout(#value);),
+        Binding::Extension => quote!(__tc_req.extension(#moved);),
+        Binding::Url { any_origin } => quote!(__tc_req.url(#value, #any_origin);),
         Binding::Body(kind) => body_stmt(arg, kind),
         Binding::Header {
             name,
@@ -343,6 +404,7 @@ fn body_stmt(arg: &BoundArg, kind: &BodyKind) -> TokenStream {
             quote!(__tc_req.copy_bytes(#value, #content_type);)
         }
         BodyKind::Bytes(content_type) => quote!(__tc_req.bytes(#moved, #content_type);),
+        BodyKind::Stream(content_type) => quote!(__tc_req.stream(#moved, #content_type);),
     }
 }
 
@@ -404,6 +466,9 @@ fn decoder(ty: &Type) -> TokenStream {
         let inner = decoder(inner);
         return quote_spanned!(first=> #private::WithResponse<#inner #close);
     }
+    if let Some([GenericArgument::Type(item)]) = ast::path_args(ty, JSON_LINES).as_deref() {
+        return quote_spanned!(first=> #private::Lines<#item #close);
+    }
     let plain = PLAIN
         .iter()
         .find(|(paths, _)| ast::path_args(ty, paths).is_some_and(|args| args.is_empty()));
@@ -416,7 +481,7 @@ fn decoder(ty: &Type) -> TokenStream {
 
 /// How the return types without type argument that are not JSON models are written (a
 /// leading `::` allowed), with their decoder marker.
-const PLAIN: [(&[&[&str]], &str); 3] = [
+const PLAIN: [(&[&[&str]], &str); 4] = [
     (
         &[
             &["String"],
@@ -427,6 +492,10 @@ const PLAIN: [(&[&[&str]], &str); 3] = [
     ),
     (&[&["bytes", "Bytes"]], "Bytes"),
     (
+        &[&["ByteStream"], &["token_client", "ByteStream"]],
+        "Stream",
+    ),
+    (
         &[
             &["reqwest", "Response"],
             &["token_client", "reqwest", "Response"],
@@ -434,6 +503,9 @@ const PLAIN: [(&[&[&str]], &str); 3] = [
         "Raw",
     ),
 ];
+
+/// How `JsonLines<T>` is written (a leading `::` allowed).
+const JSON_LINES: &[&[&str]] = &[&["JsonLines"], &["token_client", "JsonLines"]];
 
 /// How `ApiResponse<U>` is written (a leading `::` allowed).
 const API_RESPONSE: &[&[&str]] = &[&["ApiResponse"], &["token_client", "ApiResponse"]];

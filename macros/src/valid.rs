@@ -107,6 +107,97 @@ fn check_method(cx: &Ctxt, method: &Method) {
     check_args(cx, method);
     check_placeholders(cx, method);
     check_bodies(cx, method);
+    check_multipart(cx, method);
+    check_url(cx, method);
+    check_single_args(cx, method);
+}
+
+/// Checks `#[multipart]` against the verb and the arguments: no `#[body]` beside it, no
+/// `#[part]` without it.
+fn check_multipart(cx: &Ctxt, method: &Method) {
+    let Some(multipart) = &method.multipart else {
+        for arg in &method.args {
+            if let Binding::Part { .. } = method.binding(arg) {
+                let msg = format!(
+                    "`#[part]` needs `#[multipart]` on the method; without it, send `{}` as the `#[body]`",
+                    arg.name
+                );
+                cx.error_spanned_by(arg.attrs[0].attr.path(), msg);
+            }
+        }
+        return;
+    };
+    if let Some(http) = method.http.as_ref().filter(|h| !h.verb.allows_body()) {
+        let msg = format!(
+            "`#[{}]` requests cannot have a body; a `#[multipart]` method is `#[post]`, `#[put]` or `#[patch]`",
+            http.verb.name()
+        );
+        cx.error_spanned_by(multipart.path(), msg);
+    }
+    for arg in &method.args {
+        if let Binding::Body(_) = method.binding(arg) {
+            let msg = format!(
+                "`#[body]` cannot go with `#[multipart]`, whose arguments are the parts of the body; mark `{}` `#[part]`, or remove `#[multipart]`",
+                arg.name
+            );
+            cx.error_spanned_by(arg.attrs[0].attr.path(), msg);
+        }
+    }
+}
+
+/// Checks that a method has a path template, or a `#[url]` argument and none.
+fn check_url(cx: &Ctxt, method: &Method) {
+    let Some(http) = &method.http else {
+        return;
+    };
+    let url = method
+        .args
+        .iter()
+        .find(|arg| matches!(method.binding(arg), Binding::Url { .. }));
+    let name = http.verb.name();
+    match (url, &http.template, &http.bare) {
+        (Some(arg), Some(template), _) => {
+            let msg = format!(
+                "a method with a `#[url]` argument takes its whole URL from `{}`; write `#[{name}]` without a path",
+                arg.name
+            );
+            cx.error_spanned_by(template, msg);
+        }
+        (None, None, Some(bare)) => {
+            let msg = format!(
+                "expected a path template string: `#[{name}(\"/foos/{{id}}\")]` (or a `#[url]` argument holding the whole URL)"
+            );
+            cx.error_spanned_by(&bare.meta, msg);
+        }
+        _ => {}
+    }
+}
+
+/// Checks that each argument role that can be taken once is: `#[headers]`, `#[timeout]`,
+/// `#[url]`.
+fn check_single_args(cx: &Ctxt, method: &Method) {
+    type Role = (&'static str, fn(&Binding) -> bool);
+    const ONCE: [Role; 3] = [
+        ("headers", |b| matches!(b, Binding::HeaderMap)),
+        ("timeout", |b| matches!(b, Binding::Timeout)),
+        ("url", |b| matches!(b, Binding::Url { .. })),
+    ];
+    for (name, is) in ONCE {
+        let args: Vec<&Arg> = method
+            .args
+            .iter()
+            .filter(|arg| is(&method.binding(arg)))
+            .collect();
+        if let [first, rest @ ..] = args.as_slice() {
+            for arg in rest {
+                let msg = format!(
+                    "a method takes at most one `#[{name}]` argument; `{}` is already the one",
+                    first.name
+                );
+                cx.error_spanned_by(arg.attrs[0].attr.path(), msg);
+            }
+        }
+    }
 }
 
 /// Checks the HTTP attribute and the absence of a default body.
@@ -177,7 +268,7 @@ fn check_signature(cx: &Ctxt, method: &Method) {
         );
     }
     if method.ok_type().is_none() {
-        let msg = "expected the return type `Result<T, E>`, with `E: From<token_client::Error>`";
+        let msg = "expected the return type `Result<T, E>`, with `E: From<token_client::Error>`, or an alias of it whose name ends in `Result` (`type ApiResult<T> = Result<T, MyError>;` then `ApiResult<T>`)";
         match &sig.output {
             syn::ReturnType::Type(_, ty) => cx.error_spanned_by(ty, msg),
             syn::ReturnType::Default => cx.error_spanned_by(&sig.ident, msg),

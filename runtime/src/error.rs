@@ -204,6 +204,16 @@ pub enum Error {
     /// query value, or made an empty or `.`/`..` path segment. Nothing was sent.
     #[error("invalid request: {0}")]
     Request(String),
+    /// The success body was larger than the client's
+    /// [`max_response_bytes`](crate::ClientBuilder::max_response_bytes) (for a
+    /// [`JsonLines`](crate::JsonLines) stream: one line was). Reading stopped at the limit.
+    #[error("the response ({status}) has a body larger than the limit of {limit} bytes")]
+    ResponseTooLarge {
+        /// The HTTP status of the response.
+        status: StatusCode,
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// The client could not be built.
     #[error(transparent)]
     Build(#[from] BuildError),
@@ -215,6 +225,7 @@ impl Error {
         match self {
             Self::Api(e) => Some(e.status),
             Self::Decode(e) => Some(e.status),
+            Self::ResponseTooLarge { status, .. } => Some(*status),
             Self::Transport(e) => match e {
                 reqwest_middleware::Error::Reqwest(e) => e.status(),
                 reqwest_middleware::Error::Middleware(_) => None,

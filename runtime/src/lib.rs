@@ -25,7 +25,7 @@ mod store;
 mod time;
 mod token;
 
-pub use client::{ApiResponse, ClientBuilder};
+pub use client::{ApiResponse, ByteStream, ClientBuilder, JsonLines, Part};
 pub use error::{ApiError, BuildError, DecodeError, Error, TokenError};
 pub use future::TokenFuture;
 pub use middleware::TokenMiddleware;

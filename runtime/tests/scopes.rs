@@ -529,7 +529,7 @@ impl Api {
         if let Some(scope) = scope {
             spec.token_scope(scope);
         }
-        self.0.send(&spec).await.unwrap().status().as_u16()
+        self.0.send(&mut spec).await.unwrap().status().as_u16()
     }
 }
 

@@ -57,3 +57,41 @@ pub fn assert_header_arg<T: ?Sized + HeaderArg>() {}
 
 /// Fails to compile unless `T` can be a request body.
 pub fn assert_body_arg<T: ?Sized + BodyArg>() {}
+
+/// A type that can be sent as a streamed body: anything `Into<reqwest::Body>`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be used as a streamed body",
+    label = "this `#[body(stream = ..)]` argument does not convert into `reqwest::Body`",
+    note = "a streamed body is a `reqwest::Body`: `reqwest::Body::wrap_stream(stream)` for a `Stream<Item = Result<Bytes, E>>`, or `reqwest::Body::from(tokio_file)`"
+)]
+pub trait StreamArg: Into<reqwest::Body> {}
+
+impl<T: Into<reqwest::Body>> StreamArg for T {}
+
+/// A type that can travel with the request to the middleware stack.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be used as a request extension",
+    label = "this `#[extension]` argument is not `Clone + Send + Sync + 'static`",
+    note = "request extensions are cloned for a replay after a 401 and read by middleware: they must be `Clone + Send + Sync + 'static` (owned, no borrowed data)"
+)]
+pub trait ExtensionArg: Clone + Send + Sync + 'static {}
+
+impl<T: Clone + Send + Sync + 'static> ExtensionArg for T {}
+
+/// Fails to compile unless `T` can be a streamed body.
+pub fn assert_stream_arg<T: StreamArg>() {}
+
+/// Fails to compile unless `T` can be a request extension.
+pub fn assert_extension_arg<T: ExtensionArg>() {}
+
+/// Fails to compile unless `T` can be a map of headers.
+pub fn assert_header_map_arg<T: ?Sized + super::args::HeaderMapArg>() {}
+
+/// Fails to compile unless `T` can be a time limit.
+pub fn assert_timeout_arg<T: ?Sized + super::args::TimeoutArg>() {}
+
+/// Fails to compile unless `T` can be a URL.
+pub fn assert_url_arg<T: ?Sized + super::args::UrlArg>() {}
+
+/// Fails to compile unless `T` can make multipart parts.
+pub fn assert_part_arg<T: super::multipart::MultipartArg>() {}

@@ -59,10 +59,14 @@ pub struct ClientBuilder<C> {
     timeout: Option<Duration>,
     retry_on_unauthorized: bool,
     allow_insecure_http: bool,
+    max_response_bytes: Option<usize>,
     error: Option<BuildError>,
     store: Option<Arc<dyn TokenStore>>,
     client: PhantomData<fn() -> C>,
 }
+
+/// The default of [`ClientBuilder::max_response_bytes`]: 64 MiB.
+const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
 enum TokenConfig {
     Options(Box<TokenOptions>),
@@ -87,6 +91,7 @@ impl<C> Default for ClientBuilder<C> {
             timeout: None,
             retry_on_unauthorized: true,
             allow_insecure_http: false,
+            max_response_bytes: Some(DEFAULT_MAX_RESPONSE_BYTES),
             error: None,
             store: None,
             client: PhantomData,
@@ -201,6 +206,19 @@ impl<C: FromCore> ClientBuilder<C> {
         self
     }
 
+    /// The most bytes of a success body read into memory (for a JSON, text or bytes
+    /// return type); a larger body fails the call with
+    /// [`Error::ResponseTooLarge`](crate::Error::ResponseTooLarge) as soon as its
+    /// `Content-Length` or its bytes so far say so, instead of growing memory without
+    /// bound. Default: 64 MiB. `None` removes the limit. Streamed returns
+    /// ([`ByteStream`](crate::ByteStream)) are not counted; for
+    /// [`JsonLines`](crate::JsonLines) it bounds each line. Error bodies are cut at 64 KiB
+    /// whatever this says.
+    pub fn max_response_bytes(mut self, limit: impl Into<Option<usize>>) -> Self {
+        self.max_response_bytes = limit.into();
+        self
+    }
+
     /// Builds the client.
     ///
     /// Fails with [`Error::Build`] when a required setting is missing or invalid, and with
@@ -224,6 +242,8 @@ impl<C: FromCore> ClientBuilder<C> {
             default_headers: self.default_headers,
             timeout: self.timeout,
             retry_on_unauthorized: self.retry_on_unauthorized,
+            max_response_bytes: self.max_response_bytes,
+            allow_insecure_http: self.allow_insecure_http,
         })))
     }
 }
@@ -323,6 +343,7 @@ impl<C> fmt::Debug for ClientBuilder<C> {
             .field("timeout", &self.timeout)
             .field("retry_on_unauthorized", &self.retry_on_unauthorized)
             .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("max_response_bytes", &self.max_response_bytes)
             .field("token_store", &self.store.is_some())
             .finish_non_exhaustive()
     }

@@ -12,9 +12,11 @@ use super::builder::Http;
 #[cfg(doc)]
 use super::decode::Decode;
 use super::path::check_dot_segments;
-use super::request::RequestSpec;
+use super::request::{Body, RequestSpec};
+use crate::options::check_transport;
+use crate::redact::display_url;
 use crate::{BuildError, Error, TokenProvider, auth};
-use http::{HeaderMap, Method, StatusCode};
+use http::{Extensions, HeaderMap, Method, StatusCode};
 use reqwest::{Request, Response, Url};
 
 /// Implemented by generated clients: how [`ClientBuilder`](crate::ClientBuilder) makes one.
@@ -41,6 +43,10 @@ pub(super) struct Inner {
     pub(super) default_headers: HeaderMap,
     pub(super) timeout: Option<Duration>,
     pub(super) retry_on_unauthorized: bool,
+    /// The most bytes a success body is read into memory; `None`: no limit.
+    pub(super) max_response_bytes: Option<usize>,
+    /// Whether a `#[url(any_origin)]` URL may be plain http to a host that is not loopback.
+    pub(super) allow_insecure_http: bool,
 }
 
 impl ClientCore {
@@ -64,18 +70,22 @@ impl ClientCore {
     /// The request is a local, not an argument, so it takes no room in the future once
     /// handed to the client: every call's future is boxed by `async_trait`, and its size is
     /// paid on each call.
-    pub async fn send(&self, spec: &RequestSpec) -> Result<Response, Error> {
+    pub async fn send(&self, spec: &mut RequestSpec) -> Result<Response, Error> {
         if let Some(message) = &spec.error {
             return Err(Error::Request(message.clone()));
         }
         let mut request = self.build(spec)?;
+        if let Some(Body::Multipart(_)) = spec.body {
+            // Rare: boxed, so that opening files does not grow every call's future.
+            request = Box::pin(self.multipart(request, spec)).await?;
+        }
         if spec.no_auth {
-            return self.transmit(request).await;
+            return self.transmit(request, &spec.extensions).await;
         }
         let provider = self.provider()?;
         let scope = spec.token_scope.as_ref();
         let authorized = auth::authorize(provider, scope, &mut request).await?;
-        let response = self.transmit(request).await?;
+        let response = self.transmit(request, &spec.extensions).await?;
         let Some(authorized) = authorized else {
             return Ok(response);
         };
@@ -87,23 +97,62 @@ impl ClientCore {
     }
 
     /// Turns `spec` into a request: base URL + path + query, headers, body, timeout. Leaves
-    /// `spec` whole, so a 401 can be replayed by building again (no copy up front).
-    fn build(&self, spec: &RequestSpec) -> Result<Request, Error> {
+    /// `spec` whole, so a 401 can be replayed by building again (no copy up front), but
+    /// for a streamed body, which it takes. A multipart body is added by [`Self::multipart`].
+    fn build(&self, spec: &mut RequestSpec) -> Result<Request, Error> {
         let url = self.url(spec)?;
         let headers = spec.merged_headers(&self.inner.default_headers);
         let mut request = Request::new(spec.method.clone(), url);
         *request.headers_mut() = headers;
-        *request.body_mut() = spec.body.as_ref().map(|body| body.bytes.clone().into());
-        if let Some(timeout) = self.inner.timeout {
+        *request.body_mut() = match &mut spec.body {
+            Some(Body::Bytes { bytes, .. }) => Some(bytes.clone().into()),
+            Some(Body::Stream { body, .. }) => match body.take() {
+                Some(body) => Some(body),
+                None => {
+                    let message = "the streamed body was already sent".to_owned();
+                    return Err(Error::Request(message));
+                }
+            },
+            Some(Body::Multipart(_)) | None => None,
+        };
+        if let Some(timeout) = spec.timeout.or(self.inner.timeout) {
             *request.timeout_mut() = Some(timeout);
         }
         Ok(request)
     }
 
-    /// Joins base URL and path with exactly one `/`, then appends the query.
+    /// `request` with the multipart body of `spec`: files opened, streams taken, encoded
+    /// by reqwest (which sets `Content-Type` with its boundary, and `Content-Length` when
+    /// every part's length is known).
+    async fn multipart(&self, request: Request, spec: &mut RequestSpec) -> Result<Request, Error> {
+        let Some(Body::Multipart(parts)) = &mut spec.body else {
+            return Ok(request);
+        };
+        let mut form = reqwest::multipart::Form::new();
+        for (name, part) in parts.iter_mut() {
+            form = form.part(*name, part.for_send(name).await?);
+        }
+        let client = match &self.inner.http {
+            Http::Plain(client) => client.clone(),
+            Http::Middleware(client) => AsRef::<reqwest::Client>::as_ref(client).clone(),
+        };
+        let timeout = request.timeout().copied();
+        let builder = reqwest::RequestBuilder::from_parts(client, request).multipart(form);
+        let mut request = builder.build()?;
+        *request.timeout_mut() = timeout;
+        Ok(request)
+    }
+
+    /// Joins base URL and path with exactly one `/` (or takes a `#[url]`), then appends
+    /// the query.
     fn url(&self, spec: &RequestSpec) -> Result<Url, Error> {
-        check_dot_segments(&spec.path)?;
-        let mut url = join(&self.inner.base_url, &spec.path);
+        let mut url = match &spec.absolute {
+            Some((url, any_origin)) => self.absolute(url, *any_origin || spec.no_auth)?,
+            None => {
+                check_dot_segments(&spec.path)?;
+                join(&self.inner.base_url, &spec.path)
+            }
+        };
         if !spec.query.is_empty() {
             url.push(if url.contains('?') { '&' } else { '?' });
             url.push_str(&spec.query);
@@ -115,28 +164,72 @@ impl ClientCore {
         })
     }
 
-    /// After a 401: the shared 401 logic, then the replay, built anew from `spec`.
+    /// A `#[url]` argument, checked: absolute http(s), no user name or password, and on the
+    /// base URL's origin unless `any_origin` (then over https unless loopback or
+    /// `allow_insecure_http`). Without its fragment.
+    fn absolute(&self, raw: &str, any_origin: bool) -> Result<String, Error> {
+        let refused =
+            |why: &str| Error::Request(format!("the `#[url]` `{}` {why}", display_url(raw)));
+        let mut url = Url::parse(raw).map_err(|_| refused("is not an absolute URL"))?;
+        if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+            return Err(refused("is not an http or https URL"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(refused("holds a user name or password"));
+        }
+        url.set_fragment(None);
+        if any_origin {
+            let insecure_ok = (self.inner.allow_insecure_http, "allow_insecure_http(true)");
+            check_transport(&url, "the `#[url]`", insecure_ok).map_err(Error::Request)?;
+        } else {
+            let base = Url::parse(&self.inner.base_url).map_err(|_| refused("has no base"))?;
+            if url.origin() != base.origin() {
+                return Err(refused(
+                    "is not on the base URL's origin, and the access token would go with it: \
+                     mark the argument `#[url(any_origin)]` to allow it",
+                ));
+            }
+        }
+        Ok(url.into())
+    }
+
+    /// After a 401: the shared 401 logic, then the replay, built anew from `spec` (not
+    /// when its body was a stream: then the 401 is the answer).
     async fn retry(
         &self,
         authorized: auth::Authorized,
         response: Response,
-        spec: &RequestSpec,
+        spec: &mut RequestSpec,
     ) -> Result<Response, Error> {
         let provider = self.provider()?;
-        let retry = self.inner.retry_on_unauthorized;
-        let rebuild = || retry.then(|| self.build(spec).ok()).flatten();
+        let replay = if self.inner.retry_on_unauthorized
+            && response.status() == StatusCode::UNAUTHORIZED
+            && spec.replayable()
+        {
+            match self.build(spec) {
+                Ok(request) => self.multipart(request, spec).await.ok(),
+                Err(_) => None,
+            }
+        } else {
+            None
+        };
         match authorized
             .retry_after(
                 provider,
                 spec.token_scope.as_ref(),
                 response.status(),
-                rebuild,
+                || replay,
             )
             .await?
         {
-            Some((replay, fresh)) => Ok(fresh.mark(self.transmit(replay).await?)),
+            Some((replay, fresh)) => Ok(fresh.mark(self.transmit(replay, &spec.extensions).await?)),
             None => Ok(authorized.mark(response)),
         }
+    }
+
+    /// The most bytes a success body is read into memory (`max_response_bytes`).
+    pub fn response_limit(&self) -> Option<usize> {
+        self.inner.max_response_bytes
     }
 
     fn provider(&self) -> Result<&dyn TokenProvider, Error> {
@@ -148,10 +241,23 @@ impl ClientCore {
 
     /// Hands `request` to the client at once (not from inside an `async fn`, which would
     /// keep a copy of it in its state): straight to `reqwest` when there is no middleware.
-    fn transmit(&self, request: Request) -> impl Future<Output = Result<Response, Error>> + Send {
+    /// `extensions` (`#[extension]` arguments) reach the middleware stack; a plain client
+    /// has none to give them to.
+    fn transmit(
+        &self,
+        request: Request,
+        extensions: &Extensions,
+    ) -> impl Future<Output = Result<Response, Error>> + Send {
         match &self.inner.http {
             Http::Plain(client) => Sent::Plain(client.execute(request)),
-            Http::Middleware(client) => Sent::Middleware(Box::pin(client.execute(request))),
+            Http::Middleware(client) => {
+                let mut extensions = extensions.clone();
+                Sent::Middleware(Box::pin(async move {
+                    client
+                        .execute_with_extensions(request, &mut extensions)
+                        .await
+                }))
+            }
         }
     }
 }
@@ -194,6 +300,7 @@ impl fmt::Debug for ClientCore {
             .field("auth", &self.inner.provider.is_some())
             .field("timeout", &self.inner.timeout)
             .field("retry_on_unauthorized", &self.inner.retry_on_unauthorized)
+            .field("max_response_bytes", &self.inner.max_response_bytes)
             .finish_non_exhaustive()
     }
 }

@@ -9,6 +9,7 @@ use reqwest::Response;
 use serde::de::DeserializeOwned;
 
 use super::api_response::ApiResponse;
+use super::stream::{ByteStream, JsonLines};
 use crate::auth::SentToken;
 use crate::body::read_capped;
 use crate::error::{EXCERPT_LEN, excerpt};
@@ -24,8 +25,13 @@ pub trait Decode {
     /// What the method returns on success.
     type Output;
 
-    /// Decodes `response`; a non-success status is an [`Error::Api`] unless the decoder says otherwise.
-    fn decode(response: Response) -> impl Future<Output = Result<Self::Output, Error>> + Send;
+    /// Decodes `response`, reading at most `limit` bytes of a success body into memory
+    /// (the client's `max_response_bytes`); a non-success status is an [`Error::Api`]
+    /// unless the decoder says otherwise.
+    fn decode(
+        response: Response,
+        limit: Option<usize>,
+    ) -> impl Future<Output = Result<Self::Output, Error>> + Send;
 }
 
 /// The body as JSON, decoded into `T`.
@@ -46,6 +52,12 @@ pub struct Raw;
 /// An [`ApiResponse`] holding status, headers and the output of `M`; never fails on status.
 pub struct WithResponse<M>(PhantomData<fn() -> M>);
 
+/// The body as a [`ByteStream`], unread.
+pub struct Stream;
+
+/// The body as [`JsonLines<T>`], decoded line by line.
+pub struct Lines<T>(PhantomData<fn() -> T>);
+
 /// A method output decoded from JSON: any [`DeserializeOwned`] type. Its message names the
 /// types the macro decodes otherwise, which it recognises by how they are written.
 #[diagnostic::on_unimplemented(
@@ -60,10 +72,10 @@ impl<T: DeserializeOwned> JsonOutput for T {}
 impl<T: JsonOutput> Decode for Json<T> {
     type Output = T;
 
-    async fn decode(response: Response) -> Result<T, Error> {
+    async fn decode(response: Response, limit: Option<usize>) -> Result<T, Error> {
         let response = success(response).await?;
         let status = response.status();
-        let body = response.bytes().await?;
+        let body = body(response, limit).await?;
         parse_json(status, &body)
     }
 }
@@ -71,7 +83,7 @@ impl<T: JsonOutput> Decode for Json<T> {
 impl Decode for Unit {
     type Output = ();
 
-    async fn decode(response: Response) -> Result<(), Error> {
+    async fn decode(response: Response, _: Option<usize>) -> Result<(), Error> {
         success(response).await.map(drop)
     }
 }
@@ -79,23 +91,36 @@ impl Decode for Unit {
 impl Decode for Text {
     type Output = String;
 
-    async fn decode(response: Response) -> Result<String, Error> {
-        Ok(success(response).await?.text().await?)
+    async fn decode(response: Response, limit: Option<usize>) -> Result<String, Error> {
+        let response = success(response).await?;
+        if declared_within(&response, limit)? {
+            return Ok(response.text().await?);
+        }
+        // Read capped, then decoded by reqwest with the charset of its `Content-Type`.
+        let mut head = http::Response::builder().status(response.status());
+        if let Some(headers) = head.headers_mut() {
+            headers.clone_from(response.headers());
+        }
+        let bytes = body(response, limit).await?;
+        let capped = head
+            .body(bytes)
+            .map_err(|e| Error::Request(e.to_string()))?;
+        Ok(Response::from(capped).text().await?)
     }
 }
 
 impl Decode for Bytes {
     type Output = bytes::Bytes;
 
-    async fn decode(response: Response) -> Result<bytes::Bytes, Error> {
-        Ok(success(response).await?.bytes().await?)
+    async fn decode(response: Response, limit: Option<usize>) -> Result<bytes::Bytes, Error> {
+        body(success(response).await?, limit).await
     }
 }
 
 impl Decode for Raw {
     type Output = Response;
 
-    async fn decode(response: Response) -> Result<Response, Error> {
+    async fn decode(response: Response, _: Option<usize>) -> Result<Response, Error> {
         Ok(response)
     }
 }
@@ -103,11 +128,69 @@ impl Decode for Raw {
 impl<M: Decode> Decode for WithResponse<M> {
     type Output = ApiResponse<M::Output>;
 
-    async fn decode(response: Response) -> Result<Self::Output, Error> {
+    async fn decode(response: Response, limit: Option<usize>) -> Result<Self::Output, Error> {
         let status = response.status();
         let headers = response.headers().clone();
-        let body = M::decode(response).await;
+        let body = M::decode(response, limit).await;
         Ok(ApiResponse::new(status, headers, body))
+    }
+}
+
+impl Decode for Stream {
+    type Output = ByteStream;
+
+    async fn decode(response: Response, _: Option<usize>) -> Result<ByteStream, Error> {
+        Ok(ByteStream::new(success(response).await?))
+    }
+}
+
+/// A JSON-lines item: any [`DeserializeOwned`] type.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be decoded from a JSON line",
+    label = "the item type of this `JsonLines` does not implement `serde::Deserialize`",
+    note = "`JsonLines<T>` decodes each line of the body into `T`: `T` must implement `serde::Deserialize`"
+)]
+pub(crate) trait LineItem: DeserializeOwned {}
+
+impl<T: DeserializeOwned> LineItem for T {}
+
+impl<T: LineItem> Decode for Lines<T> {
+    type Output = JsonLines<T>;
+
+    async fn decode(response: Response, limit: Option<usize>) -> Result<JsonLines<T>, Error> {
+        Ok(JsonLines::new(success(response).await?, limit))
+    }
+}
+
+/// The whole body of a success `response`, refused as soon as it is known to exceed
+/// `limit`: by its `Content-Length`, before reading, or by what arrived.
+async fn body(mut response: Response, limit: Option<usize>) -> Result<bytes::Bytes, Error> {
+    if declared_within(&response, limit)? {
+        return Ok(response.bytes().await?);
+    }
+    let limit = limit.unwrap_or(usize::MAX);
+    let mut body = Vec::new();
+    if read_capped(&mut response, &mut body, limit).await? {
+        let status = response.status();
+        return Err(Error::ResponseTooLarge { status, limit });
+    }
+    Ok(body.into())
+}
+
+/// Whether the body may be read whole: no limit, or a `Content-Length` within it (the
+/// HTTP layer fails a body longer than it declared). A declared length over the limit is
+/// the error at once, before reading; `false`: unknown length, read it capped.
+fn declared_within(response: &Response, limit: Option<usize>) -> Result<bool, Error> {
+    let Some(limit) = limit else {
+        return Ok(true);
+    };
+    match response.content_length() {
+        Some(declared) if declared > limit as u64 => Err(Error::ResponseTooLarge {
+            status: response.status(),
+            limit,
+        }),
+        Some(_) => Ok(true),
+        None => Ok(false),
     }
 }
 

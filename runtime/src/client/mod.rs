@@ -3,24 +3,32 @@
 //! generated code fills in, and the decoders that turn a response into the method's output.
 
 mod api_response;
+mod args;
 mod assert;
 mod builder;
 mod core;
 mod decode;
+mod multipart;
 mod path;
 mod request;
+mod stream;
 
 pub use api_response::ApiResponse;
 pub use builder::ClientBuilder;
+pub use multipart::Part;
+pub use stream::{ByteStream, JsonLines};
 
 /// What generated code names through `::token_client::__private`.
 pub(crate) mod private {
+    pub use super::args::{HeaderMapArg, TimeoutArg, UrlArg};
     pub use super::assert::{
-        BodyArg, HeaderArg, PathArg, QueryArg, assert_body_arg, assert_header_arg, assert_path_arg,
-        assert_query_arg,
+        BodyArg, ExtensionArg, HeaderArg, PathArg, QueryArg, StreamArg, assert_body_arg,
+        assert_extension_arg, assert_header_arg, assert_header_map_arg, assert_part_arg,
+        assert_path_arg, assert_query_arg, assert_stream_arg, assert_timeout_arg, assert_url_arg,
     };
     pub use super::core::{ClientCore, FromCore};
-    pub use super::decode::{Bytes, Decode, Json, Raw, Text, Unit, WithResponse};
+    pub use super::decode::{Bytes, Decode, Json, Lines, Raw, Stream, Text, Unit, WithResponse};
+    pub use super::multipart::{MultipartArg, PartValue};
     pub use super::request::RequestSpec;
     pub use crate::TokenScope;
 }

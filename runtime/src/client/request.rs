@@ -1,11 +1,14 @@
 //! [`RequestSpec`]: what one call of a generated method sends, filled in by generated code.
 
 use std::fmt::{self, Display};
+use std::time::Duration;
 
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
-use http::{HeaderMap, Method};
+use http::{Extensions, HeaderMap, Method};
 use serde::Serialize;
 
+use super::args::{HeaderMapArg, TimeoutArg, UrlArg};
+use super::multipart::{MultipartArg, Part};
 use super::path::{push_rest, push_segment};
 
 /// The request one call sends: method, path, query, headers, body.
@@ -23,13 +26,41 @@ pub struct RequestSpec {
     pub(super) no_auth: bool,
     /// The token this request needs, when not the options' own (`#[scope]`, `#[resource]`).
     pub(super) token_scope: Option<crate::TokenScope>,
+    /// `#[timeout]`: replaces the client's.
+    pub(super) timeout: Option<Duration>,
+    /// `#[extension]` arguments, for the middleware stack.
+    pub(super) extensions: Extensions,
+    /// `#[url]`: the whole URL (the path is empty), and whether it may leave the base
+    /// URL's origin.
+    pub(super) absolute: Option<(String, bool)>,
     pub(super) error: Option<String>,
 }
 
-/// A serialized body and its content type.
-pub(super) struct Body {
-    pub(super) bytes: bytes::Bytes,
-    pub(super) content_type: HeaderValue,
+/// A request body.
+pub(super) enum Body {
+    /// Serialized (JSON, form, text, bytes): sent again as it is after a 401.
+    Bytes {
+        bytes: bytes::Bytes,
+        content_type: HeaderValue,
+    },
+    /// Streamed: taken by the first send, so never replayed.
+    Stream {
+        body: Option<reqwest::Body>,
+        content_type: HeaderValue,
+    },
+    /// `#[multipart]`: the parts, encoded as the request is sent.
+    Multipart(Vec<(&'static str, Part)>),
+}
+
+impl Body {
+    fn content_type(&self) -> Option<&HeaderValue> {
+        match self {
+            Body::Bytes { content_type, .. } | Body::Stream { content_type, .. } => {
+                Some(content_type)
+            }
+            Body::Multipart(_) => None,
+        }
+    }
 }
 
 impl RequestSpec {
@@ -42,7 +73,19 @@ impl RequestSpec {
             body: None,
             no_auth: false,
             token_scope: None,
+            timeout: None,
+            extensions: Extensions::new(),
+            absolute: None,
             error: None,
+        }
+    }
+
+    /// Whether the request can be built again after a 401: not once a stream was sent.
+    pub(super) fn replayable(&self) -> bool {
+        match &self.body {
+            Some(Body::Stream { .. }) => false,
+            Some(Body::Multipart(parts)) => parts.iter().all(|(_, part)| part.replayable()),
+            Some(Body::Bytes { .. }) | None => true,
         }
     }
 
@@ -79,6 +122,39 @@ impl RequestSpec {
         self.push_query(encoded, || format!("query parameter `{name}`"));
     }
 
+    /// Adds `name=a<sep>b<sep>c` for a sequence `value` (`,` for `csv`, `%20` for `ssv`,
+    /// `|` for `pipes`), each item percent-encoded so that a separator inside an item
+    /// stays apart (`a,b` is sent `a%2Cb`). An empty sequence or `None` adds nothing.
+    pub fn query_joined<T: ?Sized + Serialize>(
+        &mut self,
+        name: &str,
+        value: &T,
+        separator: &'static str,
+    ) {
+        let encoded = serde_html_form::to_string([(name, value)]).map(|pairs| {
+            let mut pairs = pairs.split('&').filter(|pair| !pair.is_empty());
+            let Some(first) = pairs.next() else {
+                return String::new();
+            };
+            let key_len = first.find('=').map_or(first.len(), |at| at + 1);
+            let mut joined = first.to_owned();
+            for pair in pairs {
+                joined.push_str(separator);
+                joined.push_str(pair.get(key_len..).unwrap_or_default());
+            }
+            joined
+        });
+        self.push_query(encoded, || format!("query parameter `{name}`"));
+    }
+
+    /// Adds the valueless flag `name` (`?verbose`) when `on`.
+    pub fn query_flag(&mut self, name: &str, on: &bool) {
+        if *on {
+            let name: String = form_urlencoded::byte_serialize(name.as_bytes()).collect();
+            self.push_query(Ok(name), || unreachable!("a flag always encodes"));
+        }
+    }
+
     /// Adds every field of `value` (a struct or a map) to the query; `None` fields are left out.
     pub fn query_struct<T: ?Sized + Serialize>(&mut self, value: &T) {
         let encoded = serde_html_form::to_string(value);
@@ -110,6 +186,52 @@ impl RequestSpec {
     /// Sets header `name` to the literal `value`, replacing any earlier value.
     pub fn static_header(&mut self, name: &'static str, value: &'static str) {
         self.insert_header(name, value);
+    }
+
+    /// Sets every header of `map` (`#[headers]` argument), replacing earlier values of the
+    /// same names; a name repeated within the map (an `http::HeaderMap`) keeps every value.
+    /// An invalid name or value fails the call, naming the header but never its value.
+    pub fn header_map<T: ?Sized + HeaderMapArg>(&mut self, map: &T) {
+        let mut seen: Vec<HeaderName> = Vec::new();
+        map.for_each_header(&mut |name, value| {
+            let Ok(name) = HeaderName::from_bytes(name) else {
+                let shown = crate::error::excerpt(&String::from_utf8_lossy(name), 60);
+                return self.fail(format!(
+                    "`{shown}` in the `#[headers]` argument is not a valid header name"
+                ));
+            };
+            let Ok(value) = HeaderValue::from_bytes(value) else {
+                return self.fail(format!(
+                    "the value of header `{name}` in the `#[headers]` argument is not a valid header value"
+                ));
+            };
+            if seen.contains(&name) {
+                self.headers.append(name, value);
+            } else {
+                self.headers.insert(name.clone(), value);
+                seen.push(name);
+            }
+        });
+    }
+
+    /// Sets the time limit of this call (`#[timeout]`), in place of the client's; a
+    /// `None` argument leaves the method's or the client's.
+    pub fn timeout<T: ?Sized + TimeoutArg>(&mut self, timeout: &T) {
+        if let Some(timeout) = timeout.timeout() {
+            self.timeout = Some(timeout);
+        }
+    }
+
+    /// Hands `value` (`#[extension]`) to the middleware stack with the request, as
+    /// `reqwest_middleware::RequestBuilder::with_extension` does.
+    pub fn extension<T: Clone + Send + Sync + 'static>(&mut self, value: T) {
+        self.extensions.insert(value);
+    }
+
+    /// Sends the request to `url` (`#[url]`), an absolute URL, in place of the base URL and
+    /// path: on the base URL's origin unless `any_origin`, as the token goes with it.
+    pub fn url<T: ?Sized + UrlArg>(&mut self, url: &T, any_origin: bool) {
+        self.absolute = Some((url.as_url_str().to_owned(), any_origin));
     }
 
     fn insert_header(&mut self, name: &str, value: &str) {
@@ -159,10 +281,60 @@ impl RequestSpec {
         self.set_body(bytes, content_type);
     }
 
+    /// Sends `body` with the given content type: streamed (`reqwest::Body::wrap_stream`, a
+    /// file), without buffering, so not replayed after a 401. A buffered `reqwest::Body`
+    /// is sent as bytes, and replayed.
+    pub fn stream(&mut self, body: impl Into<reqwest::Body>, content_type: &'static str) {
+        let body = body.into();
+        if let Some(bytes) = body.as_bytes() {
+            return self.set_body(bytes::Bytes::copy_from_slice(bytes), content_type);
+        }
+        match HeaderValue::from_str(content_type) {
+            Ok(content_type) => {
+                self.body = Some(Body::Stream {
+                    body: Some(body),
+                    content_type,
+                })
+            }
+            Err(_) => self.fail(format!("`{content_type}` is not a valid content type")),
+        }
+    }
+
+    /// Makes the body `multipart/form-data` (`#[multipart]`), with no part yet.
+    pub fn multipart(&mut self) {
+        self.body = Some(Body::Multipart(Vec::new()));
+    }
+
+    /// Adds the parts of `value` under `name`: one, none (`None`), or one per item.
+    pub fn part<T: MultipartArg>(&mut self, name: &'static str, value: T) {
+        let mut parts = Vec::new();
+        value.into_parts(&mut |part| parts.push((name, part)));
+        self.push_parts(parts);
+    }
+
+    /// Adds `value` as a JSON part (`#[part(json)]`, `application/json`); `None` adds nothing.
+    pub fn json_part<T: ?Sized + Serialize>(&mut self, name: &'static str, value: &T) {
+        match serde_json::to_vec(value) {
+            Ok(json) if json == b"null" => {}
+            Ok(json) => {
+                let part = Part::bytes(json).content_type("application/json");
+                self.push_parts(vec![(name, part)]);
+            }
+            Err(error) => self.fail(format!("part `{name}` cannot be written as JSON: {error}")),
+        }
+    }
+
+    fn push_parts(&mut self, new: Vec<(&'static str, Part)>) {
+        match &mut self.body {
+            Some(Body::Multipart(parts)) => parts.extend(new),
+            _ => self.body = Some(Body::Multipart(new)),
+        }
+    }
+
     fn set_body(&mut self, bytes: bytes::Bytes, content_type: &str) {
         match HeaderValue::from_str(content_type) {
             Ok(content_type) => {
-                self.body = Some(Body {
+                self.body = Some(Body::Bytes {
                     bytes,
                     content_type,
                 })
@@ -190,11 +362,20 @@ impl RequestSpec {
     /// content type, then this request's own headers.
     pub(super) fn merged_headers(&self, defaults: &HeaderMap) -> HeaderMap {
         let mut headers = defaults.clone();
-        if let Some(body) = &self.body {
-            headers.insert(CONTENT_TYPE, body.content_type.clone());
+        if let Some(content_type) = self.body.as_ref().and_then(Body::content_type) {
+            headers.insert(CONTENT_TYPE, content_type.clone());
+        }
+        // A name of this request's replaces the defaults' (all values: a `#[headers]` map
+        // may repeat a name).
+        for name in self.headers.keys() {
+            headers.remove(name);
         }
         for (name, value) in &self.headers {
-            headers.insert(name, value.clone());
+            headers.append(name, value.clone());
+        }
+        if let Some(Body::Multipart(_)) = self.body {
+            // The encoder sets it, with its boundary.
+            headers.remove(CONTENT_TYPE);
         }
         headers
     }
@@ -259,8 +440,14 @@ mod tests {
         let data = vec![0_u8, 255];
         spec.copy_bytes(&data, "application/octet-stream");
         drop(data);
-        let body = spec.body.expect("body");
-        assert_eq!(&body.bytes[..], &[0, 255]);
-        assert_eq!(body.content_type, "application/octet-stream");
+        let Some(Body::Bytes {
+            bytes,
+            content_type,
+        }) = spec.body
+        else {
+            panic!("a bytes body");
+        };
+        assert_eq!(&bytes[..], &[0, 255]);
+        assert_eq!(content_type, "application/octet-stream");
     }
 }
