@@ -12,6 +12,7 @@
 //! - [What `#[token_client]` generates](#what-token_client-generates)
 //! - [Attribute reference](#attribute-reference)
 //! - [Return types](#return-types)
+//! - [Uploads, downloads and request options](#uploads-downloads-and-request-options)
 //! - [Errors](#errors)
 //! - [How the provider works](#how-the-provider-works)
 //! - [Sharing one provider between clients](#sharing-one-provider-between-clients)
@@ -107,22 +108,33 @@
 //! | `#[token_client]` | trait | generates `<Trait>Client` and keeps the trait (made object-safe with [`async_trait`]) |
 //! | `#[token_client(client = Name)]` | trait | names the generated client `Name` |
 //! | `#[token_client(base_path = "/api/v1")]` | trait | prefixes every method's path |
+//! | `#[token_client(query_format = "csv")]` | trait | the collection format of every query parameter that names none (default `multi`) |
 //! | `#[headers("Name: value", ...)]` | trait | static headers sent by every method |
-//! | `#[get("/path")]`, `#[post]`, `#[put]`, `#[patch]`, `#[delete]`, `#[head]`, `#[options]` | method | HTTP method and path template (exactly one per method) |
+//! | `#[get("/path")]`, `#[post]`, `#[put]`, `#[patch]`, `#[delete]`, `#[head]`, `#[options]` | method | HTTP method and path template (exactly one per method); written without a path (`#[get]`) when a `#[url]` argument holds the whole URL |
 //! | `{name}` in a path | path template | the argument `name`, percent-encoded as one segment (`a/b` → `a%2Fb`) |
 //! | `{**name}` in a path | path template, last segment | the argument `name`, percent-encoded but keeping `/`; may be empty (the root of the subtree) |
 //! | `#[headers("Name: value", ...)]` | method | static headers for this method (override the trait's) |
 //! | `#[no_auth]` | method | sends no token (and needs no token configuration if every method has it) |
+//! | `#[timeout(secs = 5)]`, `#[timeout(ms = 500)]` | trait, method | the time limit of each call, in place of the client's; a method's replaces the trait's |
+//! | `#[multipart]` | method | a `multipart/form-data` body (RFC 7578): every argument that is neither in the path nor marked otherwise is a part named after it |
 //! | `#[scope("orders.read orders.write")]` | trait, method | the scope of the token the calls send, in place of the options' scope; a method's replaces the trait's |
 //! | `#[resource("https://orders.example.com")]`, repeatable | trait, method | a resource indicator (RFC 8707: an absolute URI, no `#`) of the token the calls send, in place of the options' resources; a method's resources replace the trait's |
 //! | `#[query]`, `#[query("name")]` | argument | a query parameter: scalars, `Option` (left out when `None`), sequences (key repeated) |
-//! | `#[query(flatten)]` | argument | every field of a `Serialize` struct as a query parameter |
+//! | `#[query(format = "csv")]`, `#[query("name", format = "ssv")]` | argument | a sequence in one parameter: `csv` `a=1,2`, `ssv` `a=1%202`, `pipes` `a=1\|2`, or `multi` `a=1&a=2` (the default); a separator inside an item is percent-encoded |
+//! | `#[query(flag)]`, `#[query("name", flag)]` | argument | a `bool`: the valueless `?name` when `true`, nothing when `false` |
+//! | `#[query(flatten)]` | argument | every field of a `Serialize` struct as a query parameter (serde's `rename`s honoured) |
 //! | *(none)* | argument not in the path | a query parameter named after the argument (Refit's rule; `r#type` becomes `type`) |
 //! | `#[body]` | argument | JSON body (`Content-Type: application/json`) |
 //! | `#[body(form)]` | argument | `application/x-www-form-urlencoded` body |
 //! | `#[body(text = "text/plain")]` | argument | the argument (`impl Into<String>`) as a text body with that content type |
 //! | `#[body(bytes = "application/octet-stream")]` | argument | the argument as a raw body with that content type: owned `impl Into<Bytes>` (moved) or `&impl AsRef<[u8]>` (copied) |
+//! | `#[body(stream = "application/octet-stream")]` | argument | an `Into<reqwest::Body>` (`reqwest::Body::wrap_stream(stream)`, a file) sent as it comes, unbuffered; not replayed after a 401 |
+//! | `#[part]`, `#[part("name")]`, `#[part(json)]` | argument of a `#[multipart]` method | names the part, or sends any `Serialize` as a JSON part |
 //! | `#[header("X-Name")]` | argument | a header from the argument's `Display` (`Option`: left out when `None`); overrides method and trait headers |
+//! | `#[headers]` | argument | a map of headers (`HashMap`/`BTreeMap` of strings, `Vec<(K, V)>`, `http::HeaderMap`), at most one; overrides method and trait headers, `#[header]` arguments override it |
+//! | `#[timeout]` | argument | a `Duration` (or `Option<Duration>`) for this call, in place of the method's, the trait's and the client's |
+//! | `#[extension]` | argument | a `Clone + Send + Sync + 'static` value handed to the `reqwest-middleware` stack with the request (Refit's `[Property]`) |
+//! | `#[url]`, `#[url(any_origin)]` | argument | the whole URL (`&str`, `String`, `Url`), e.g. a pagination link; refused unless on the base URL's origin, as the token goes with it, or marked `any_origin` |
 //!
 //! Trait-level `#[headers]`, `#[scope]` and `#[resource]` go *below* `#[token_client]`
 //! (attributes above it are not seen by the macro, and rustc rejects them there as
@@ -145,7 +157,8 @@
 //! # Return types
 //!
 //! Methods return `Result<T, E>` where `E: From<token_client::Error>` (normally
-//! [`Error`] itself) and `T` is:
+//! [`Error`] itself), or an alias of it whose name ends in `Result` (`type ApiResult<T> =
+//! Result<T, MyError>;` then `ApiResult<Foo>`), and `T` is:
 //!
 //! | `T` | the method returns | on a non-success status |
 //! |---|---|---|
@@ -155,13 +168,88 @@
 //! | `bytes::Bytes` | the raw body | `Err(Error::Api)` |
 //! | `reqwest::Response` | the response itself | `Ok(response)`: status not checked |
 //! | [`ApiResponse<U>`](ApiResponse) | status, headers, and the body decoded as `U` or the error | `Ok(api_response)`, holding `Err(Error::Api)` |
+//! | [`ByteStream`] | the body as it arrives, chunk by chunk, unbuffered | `Err(Error::Api)` |
+//! | [`JsonLines<U>`](JsonLines) | a body of JSON lines (NDJSON), decoded item by item as it arrives | `Err(Error::Api)` |
+//!
+//! A JSON, `String` or `Bytes` body is read into memory up to the client's
+//! [`max_response_bytes`](ClientBuilder::max_response_bytes) (64 MiB unless set): a larger
+//! one is [`Error::ResponseTooLarge`], refused before reading when its `Content-Length`
+//! says so. Streams are exempt; for `JsonLines` the limit bounds each line.
 //!
 //! The macro sees how a type is written, not what it is, so the special types are
 //! recognised by their written path: `String` (or `std::string::String`), `bytes::Bytes`,
 //! `reqwest::Response` (or `token_client::reqwest::Response`), `ApiResponse<U>` (or
-//! `token_client::ApiResponse<U>`). Anything else is decoded from JSON, so a model of
+//! `token_client::ApiResponse<U>`), `ByteStream` and `JsonLines<U>` (or through
+//! `token_client::`). Anything else is decoded from JSON, so a model of
 //! yours named `Response` or `Bytes` is yours; a bare `Response` imported from reqwest is
 //! refused at compile time with a note to write `reqwest::Response` in full.
+//!
+//! # Uploads, downloads and request options
+//!
+//! ```no_run
+//! use std::collections::HashMap;
+//! use std::time::Duration;
+//! use serde::{Deserialize, Serialize};
+//! use token_client::reqwest::Body;
+//! use token_client::{ByteStream, Error, JsonLines, Part, token_client};
+//!
+//! #[derive(Serialize)]
+//! pub struct Meta { pub title: String }
+//! #[derive(Deserialize)]
+//! pub struct Event { pub id: u64 }
+//! #[derive(Deserialize)]
+//! pub struct Page { pub items: Vec<u64>, pub next: Option<String> }
+//! #[derive(Clone)]
+//! pub struct RetryBudget(pub u32);
+//!
+//! #[token_client(base_path = "/api")]
+//! #[timeout(secs = 10)]
+//! pub trait Files {
+//!     /// `file` is streamed from disk as the request goes; `meta` is a JSON part.
+//!     #[post("/files")]
+//!     #[multipart]
+//!     async fn upload(&self, file: Part, #[part(json)] meta: &Meta, tags: Vec<String>) -> Result<(), Error>;
+//!
+//!     #[put("/blobs/{name}")]
+//!     #[timeout(secs = 300)]
+//!     async fn put_blob(&self, name: &str, #[body(stream = "application/octet-stream")] body: Body) -> Result<(), Error>;
+//!
+//!     #[get("/blobs/{name}")]
+//!     async fn get_blob(&self, name: &str, #[timeout] limit: Option<Duration>) -> Result<ByteStream, Error>;
+//!
+//!     #[get("/events")]
+//!     async fn events(&self, #[query(format = "csv")] kinds: &[&str], #[query(flag)] follow: bool) -> Result<JsonLines<Event>, Error>;
+//!
+//!     #[get("/items")]
+//!     async fn first_page(&self, #[headers] extra: &HashMap<String, String>, #[extension] budget: RetryBudget) -> Result<Page, Error>;
+//!
+//!     /// The `next` link of a page: an absolute URL on the API's own origin.
+//!     #[get]
+//!     async fn next_page(&self, #[url] next: &str) -> Result<Page, Error>;
+//! }
+//! ```
+//!
+//! - **Multipart** parts are text (`String`, `&str`, numbers, `bool`), bytes (`Bytes`,
+//!   `Vec<u8>`, `&[u8]`), a [`Part`] (a file opened as the request is sent, with its file
+//!   name and a content type guessed from its extension; bytes or a stream with a file name
+//!   and content type of your choice), `#[part(json)]` any `Serialize`; a `Vec` or slice
+//!   repeats the part, `None` leaves it out.
+//! - **After a 401**, a request is built again from the arguments and sent once more with
+//!   a fresh token. A body that was streamed (`#[body(stream)]`, a [`Part::stream`]) is gone
+//!   by then: such a call returns the 401 as [`Error::Api`], and the rejected token is still
+//!   dropped, so the next call carries a fresh one. Files are read again.
+//! - **Precedence**: headers, from weakest: the builder's defaults, the trait's
+//!   `#[headers]`, the method's, a `#[headers]` map argument, `#[header]` arguments. A map
+//!   that sets `Authorization` takes the place of the token. Time limits: the builder's, the
+//!   trait's, the method's, a `#[timeout]` argument.
+//! - **`#[url]`** must be absolute, http(s), without a user name, and on the base URL's
+//!   scheme, host and port: the access token goes with it, and a link from a response is
+//!   data from a server. `#[url(any_origin)]` lifts that (https unless loopback or
+//!   `allow_insecure_http`); a `#[no_auth]` method sends no token and may go anywhere.
+//!   Query arguments are added to the URL's own query.
+//! - **`#[extension]`** values reach the middleware of a client built with
+//!   [`middleware_client`](ClientBuilder::middleware_client) (a retry policy's context, a
+//!   tracing span's fields); a plain client has no middleware to give them to.
 //!
 //! # Errors
 //!
@@ -176,7 +264,10 @@
 //!   excerpt of it);
 //! - [`Error::Transport`]: the request could not be sent or the response not received;
 //! - [`Error::Request`]: an argument could not be written (a header value with a line
-//!   break, an empty or `..` path segment): nothing was sent;
+//!   break, an empty or `..` path segment, a `#[url]` off the base URL's origin, a file part
+//!   that cannot be opened): nothing was sent;
+//! - [`Error::ResponseTooLarge`]: a success body larger than
+//!   [`max_response_bytes`](ClientBuilder::max_response_bytes);
 //! - [`Error::Build`]: the client could not be built (see [`ClientBuilder::build`]).
 //!
 //! [`Error::status`] gives the HTTP status wherever there is one. No error, and no
