@@ -168,6 +168,13 @@ impl<T: DeserializeOwned> Stream for JsonLines<T> {
                 return Poll::Ready(None);
             }
             while let Some(line) = this.next_line() {
+                // A long line that arrived whole, its line break in the same chunk, is
+                // refused too: the limit must not depend on how the body was cut.
+                if let Some(limit) = this.limit
+                    && line.len() > limit
+                {
+                    return Poll::Ready(Some(Err(this.too_large(limit))));
+                }
                 if let Some(item) = this.decode(&line) {
                     return Poll::Ready(Some(item));
                 }
