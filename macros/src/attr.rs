@@ -643,6 +643,7 @@ fn parse_multipart(cx: &Ctxt, attr: &Attribute, out: &mut Option<Attribute>) {
 
 /// Parses `#[timeout(secs = 5)]` or `#[timeout(ms = 500)]` on the trait or a method.
 fn parse_timeout(cx: &Ctxt, attr: &Attribute, out: &mut Option<Timeout>, item: &str) {
+    const EXPECTED_FORMS: &str = "`#[timeout(secs = 5)]` or `#[timeout(ms = 500)]`";
     const EXPECTED: &str = "expected `#[timeout(secs = 5)]` or `#[timeout(ms = 500)]`";
     if out.is_some() {
         let msg = format!("`#[timeout]` is already given on this {item}; remove this one");
@@ -656,7 +657,8 @@ fn parse_timeout(cx: &Ctxt, attr: &Attribute, out: &mut Option<Timeout>, item: &
     } else if nv.path.is_ident("ms") {
         1
     } else {
-        return cx.error_spanned_by(&nv.path, format!("unknown unit; {EXPECTED}"));
+        let msg = format!("unknown unit; expected `secs` or `ms`: {EXPECTED_FORMS}");
+        return cx.error_spanned_by(&nv.path, msg);
     };
     let value = match &nv.value {
         Expr::Lit(syn::ExprLit {
@@ -665,7 +667,10 @@ fn parse_timeout(cx: &Ctxt, attr: &Attribute, out: &mut Option<Timeout>, item: &
         _ => None,
     };
     let Some((value, int)) = value else {
-        return cx.error_spanned_by(&nv.value, format!("expected a whole number; {EXPECTED}"));
+        let msg = format!(
+            "expected a whole number (for a fraction of a second, use `ms`): {EXPECTED_FORMS}"
+        );
+        return cx.error_spanned_by(&nv.value, msg);
     };
     match value.checked_mul(scale) {
         Some(0) => cx.error_spanned_by(
@@ -935,7 +940,8 @@ fn parse_url(cx: &Ctxt, attr: &Attribute) -> Option<ArgRole> {
         _ => {
             let msg = "expected `#[url]`, or `#[url(any_origin)]` to let the URL (and the token) leave the base URL's origin";
             cx.error_spanned_by(&list.tokens, msg);
-            None
+            // Still the method's URL: a bare `#[get]` beside it is no second mistake.
+            Some(ArgRole::Url { any_origin: false })
         }
     }
 }

@@ -221,12 +221,10 @@ fn assert_arg(arg: &BoundArg) -> Option<TokenStream> {
     let (check, ty) = match arg.binding {
         Binding::Path => ("assert_path_arg", arg.ty),
         Binding::Query { .. } | Binding::QueryStruct => ("assert_query_arg", arg.ty),
-        Binding::Body(BodyKind::Json | BodyKind::Form) | Binding::Part { json: true, .. } => {
-            ("assert_body_arg", arg.ty)
-        }
-        Binding::Body(BodyKind::Text(_) | BodyKind::Bytes(_)) | Binding::QueryFlag(_) => {
-            return None;
-        }
+        Binding::Body(BodyKind::Json | BodyKind::Form) => ("assert_body_arg", arg.ty),
+        Binding::Part { json: true, .. } => ("assert_json_part_arg", arg.ty),
+        Binding::QueryFlag(_) => ("assert_flag_arg", arg.ty),
+        Binding::Body(BodyKind::Text(_) | BodyKind::Bytes(_)) => return None,
         Binding::Header { inner, .. } => ("assert_header_arg", inner.unwrap_or(arg.ty)),
         Binding::HeaderMap => ("assert_header_map_arg", arg.ty),
         Binding::Timeout => ("assert_timeout_arg", arg.ty),

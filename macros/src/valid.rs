@@ -321,6 +321,15 @@ fn check_args(cx: &Ctxt, method: &Method) {
             ),
             Some(_) => {}
         }
+        if let Binding::Extension = method.binding(arg)
+            && borrows(arg.ty)
+        {
+            let msg = format!(
+                "`#[extension]` argument `{}` borrows: request extensions travel with the request into the middleware stack, so they must be owned (`'static`); pass an owned value (`String`, an `Arc<..>`, a struct that owns its data)",
+                arg.name
+            );
+            cx.error_spanned_by(arg.ty, msg);
+        }
         if is_impl_trait(arg.ty) {
             cx.error_spanned_by(
                 arg.ty,
@@ -407,6 +416,38 @@ fn check_bodies(cx: &Ctxt, method: &Method) {
 /// The attribute name of a role, for messages.
 fn role(attr: &ArgAttr) -> &'static str {
     attr.role.ours().name()
+}
+
+/// Whether a type, as written, borrows: a reference or a lifetime other than `'static`
+/// (elided ones included), anywhere in it.
+fn borrows(ty: &Type) -> bool {
+    let not_static = |lifetime: &syn::Lifetime| lifetime.ident != "static";
+    match ty {
+        Type::Reference(r) => r.lifetime.as_ref().is_none_or(not_static) || borrows(&r.elem),
+        Type::Path(p) => {
+            let qself = p.qself.as_ref().is_some_and(|q| borrows(&q.ty));
+            let args = p
+                .path
+                .segments
+                .iter()
+                .flat_map(|segment| match &segment.arguments {
+                    syn::PathArguments::AngleBracketed(args) => args.args.iter().collect(),
+                    _ => Vec::new(),
+                });
+            qself
+                || args.into_iter().any(|arg| match arg {
+                    syn::GenericArgument::Lifetime(lifetime) => not_static(lifetime),
+                    syn::GenericArgument::Type(ty) => borrows(ty),
+                    _ => false,
+                })
+        }
+        Type::Tuple(t) => t.elems.iter().any(borrows),
+        Type::Array(a) => borrows(&a.elem),
+        Type::Slice(s) => borrows(&s.elem),
+        Type::Group(g) => borrows(&g.elem),
+        Type::Paren(p) => borrows(&p.elem),
+        _ => false,
+    }
 }
 
 /// Whether a type is `impl Trait` (possibly behind a reference).

@@ -1,4 +1,4 @@
-//! The argument types of `#[headers]`, `#[timeout]` and `#[url]` arguments.
+//! The argument types of `#[headers]`, `#[timeout]`, `#[url]` and `#[query(flag)]` arguments.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
@@ -117,5 +117,22 @@ impl UrlArg for String {
 impl UrlArg for url::Url {
     fn as_url_str(&self) -> &str {
         self.as_str()
+    }
+}
+
+/// A `#[query(flag)]` argument: a `bool`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be used as a query flag",
+    label = "this `#[query(flag)]` argument is not a `bool`",
+    note = "a flag is sent without a value (`?verbose`) when `true`, and left out when `false`; to send a value, remove `flag`"
+)]
+pub trait FlagArg {
+    /// Whether the flag is sent.
+    fn is_on(&self) -> bool;
+}
+
+impl FlagArg for bool {
+    fn is_on(&self) -> bool {
+        *self
     }
 }

@@ -46,6 +46,16 @@ pub trait BodyArg {}
 
 impl<T: ?Sized + Serialize> BodyArg for T {}
 
+/// A type that can be sent as a JSON part (`#[part(json)]`): anything [`Serialize`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be sent as a JSON part",
+    label = "this `#[part(json)]` argument does not implement `serde::Serialize`",
+    note = "`#[part(json)]` writes the argument as an `application/json` part: it must implement `serde::Serialize`"
+)]
+pub trait JsonPartArg {}
+
+impl<T: ?Sized + Serialize> JsonPartArg for T {}
+
 /// Fails to compile unless `T` can fill a path placeholder.
 pub fn assert_path_arg<T: ?Sized + PathArg>() {}
 
@@ -57,6 +67,9 @@ pub fn assert_header_arg<T: ?Sized + HeaderArg>() {}
 
 /// Fails to compile unless `T` can be a request body.
 pub fn assert_body_arg<T: ?Sized + BodyArg>() {}
+
+/// Fails to compile unless `T` can be a JSON part.
+pub fn assert_json_part_arg<T: ?Sized + JsonPartArg>() {}
 
 /// A type that can be sent as a streamed body: anything `Into<reqwest::Body>`.
 #[diagnostic::on_unimplemented(
@@ -89,6 +102,9 @@ pub fn assert_header_map_arg<T: ?Sized + super::args::HeaderMapArg>() {}
 
 /// Fails to compile unless `T` can be a time limit.
 pub fn assert_timeout_arg<T: ?Sized + super::args::TimeoutArg>() {}
+
+/// Fails to compile unless `T` can be a query flag.
+pub fn assert_flag_arg<T: ?Sized + super::args::FlagArg>() {}
 
 /// Fails to compile unless `T` can be a URL.
 pub fn assert_url_arg<T: ?Sized + super::args::UrlArg>() {}

@@ -20,11 +20,12 @@ pub use stream::{ByteStream, JsonLines};
 
 /// What generated code names through `::token_client::__private`.
 pub(crate) mod private {
-    pub use super::args::{HeaderMapArg, TimeoutArg, UrlArg};
+    pub use super::args::{FlagArg, HeaderMapArg, TimeoutArg, UrlArg};
     pub use super::assert::{
-        BodyArg, ExtensionArg, HeaderArg, PathArg, QueryArg, StreamArg, assert_body_arg,
-        assert_extension_arg, assert_header_arg, assert_header_map_arg, assert_part_arg,
-        assert_path_arg, assert_query_arg, assert_stream_arg, assert_timeout_arg, assert_url_arg,
+        BodyArg, ExtensionArg, HeaderArg, JsonPartArg, PathArg, QueryArg, StreamArg,
+        assert_body_arg, assert_extension_arg, assert_flag_arg, assert_header_arg,
+        assert_header_map_arg, assert_json_part_arg, assert_part_arg, assert_path_arg,
+        assert_query_arg, assert_stream_arg, assert_timeout_arg, assert_url_arg,
     };
     pub use super::core::{ClientCore, FromCore};
     pub use super::decode::{Bytes, Decode, Json, Lines, Raw, Stream, Text, Unit, WithResponse};

@@ -7,7 +7,7 @@ use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{Extensions, HeaderMap, Method};
 use serde::Serialize;
 
-use super::args::{HeaderMapArg, TimeoutArg, UrlArg};
+use super::args::{FlagArg, HeaderMapArg, TimeoutArg, UrlArg};
 use super::multipart::{MultipartArg, Part};
 use super::path::{push_rest, push_segment};
 
@@ -148,8 +148,8 @@ impl RequestSpec {
     }
 
     /// Adds the valueless flag `name` (`?verbose`) when `on`.
-    pub fn query_flag(&mut self, name: &str, on: &bool) {
-        if *on {
+    pub fn query_flag<T: ?Sized + FlagArg>(&mut self, name: &str, on: &T) {
+        if on.is_on() {
             let name: String = form_urlencoded::byte_serialize(name.as_bytes()).collect();
             self.push_query(Ok(name), || unreachable!("a flag always encodes"));
         }
