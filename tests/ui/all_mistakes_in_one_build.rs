@@ -13,6 +13,15 @@ pub trait Foos {
     async fn create(&self, #[body] foo: &str) -> Result<(), token_client::Error>;
 
     fn count(&self) -> u64;
+
+    #[get("/files")]
+    #[multipart]
+    #[timeout(secs = 0)]
+    async fn upload(
+        &self,
+        data: Vec<u8>,
+        #[query(format = "tsv")] ids: &[u64],
+    ) -> Result<(), token_client::Error>;
 }
 
 struct Mock;
@@ -27,6 +36,9 @@ impl Foos for Mock {
     }
     fn count(&self) -> u64 {
         0
+    }
+    async fn upload(&self, _data: Vec<u8>, _ids: &[u64]) -> Result<(), token_client::Error> {
+        Ok(())
     }
 }
 

@@ -1,0 +1,12 @@
+use token_client::token_client;
+
+#[token_client]
+pub trait Files {
+    #[get("/files")]
+    #[multipart]
+    async fn upload(&self, name: &str) -> Result<(), token_client::Error>;
+}
+
+fn main() {
+    let _ = FilesClient::builder();
+}

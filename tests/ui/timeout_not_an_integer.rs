@@ -1,0 +1,12 @@
+use token_client::token_client;
+
+#[token_client]
+pub trait Foos {
+    #[get("/foos")]
+    #[timeout(secs = 2.5)]
+    async fn list(&self) -> Result<(), token_client::Error>;
+}
+
+fn main() {
+    let _ = FoosClient::builder();
+}

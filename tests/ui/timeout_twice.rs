@@ -1,0 +1,13 @@
+use token_client::token_client;
+
+#[token_client]
+pub trait Foos {
+    #[get("/foos")]
+    #[timeout(secs = 5)]
+    #[timeout(ms = 500)]
+    async fn list(&self) -> Result<(), token_client::Error>;
+}
+
+fn main() {
+    let _ = FoosClient::builder();
+}
