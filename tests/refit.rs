@@ -432,7 +432,7 @@ async fn a_multipart_request_with_a_stream_is_not_replayed_and_the_next_call_has
         Field {
             name: "file".into(),
             file_name: Some("s.bin".into()),
-            content_type: None,
+            content_type: Some("application/octet-stream".into()),
             body: b"chunk-1;chunk-2".to_vec(),
         },
         "the stream went out whole once"

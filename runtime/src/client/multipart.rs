@@ -68,7 +68,8 @@ impl Part {
         }
     }
 
-    /// A part streamed from `body`: `reqwest::Body::wrap_stream(stream)` for any
+    /// A part streamed from `body` (`application/octet-stream` unless set otherwise):
+    /// `reqwest::Body::wrap_stream(stream)` for any
     /// `Stream<Item = Result<Bytes, E>>`, or a `tokio::fs::File`. Sent without buffering,
     /// so it cannot be sent twice: a request with a stream part is not replayed after a 401.
     pub fn stream(body: impl Into<reqwest::Body>) -> Self {
@@ -134,10 +135,10 @@ impl Part {
             Some(file_name) => part.file_name(file_name.clone()),
             None => part,
         };
+        // RFC 7578 4.4: data of no known type is `application/octet-stream`.
         let content_type = match &self.content_type {
             Some(content_type) => content_type.as_str(),
-            None if matches!(self.content, Content::Bytes(_)) => "application/octet-stream",
-            None => return Ok(part),
+            None => "application/octet-stream",
         };
         part.mime_str(content_type).map_err(|_| {
             Error::Request(format!(
