@@ -170,7 +170,7 @@ mod shadowed {
     }
 }
 
-use shadowed::{Things, ThingsClient};
+use shadowed::ThingsClient;
 
 #[tokio::test]
 async fn expansion_ignores_shadowed_names_and_unraws_identifiers() {

@@ -117,10 +117,49 @@ fn from_core_impl(client: &Client) -> TokenStream {
     }
 }
 
-/// `impl Foos for FoosClient`, every method sending its request.
+/// `impl FoosClient { .. }`, every method sending its request, and `impl Foos for
+/// FoosClient` forwarding to them. Calls on the concrete type (`client.get(1)`: inherent
+/// methods come first) then pay for no boxed future; through `dyn Foos` they pay for one,
+/// as `async_trait` does.
 fn trait_impl(client: &Client, requests: &[Request]) -> TokenStream {
+    let name = &client.name;
     let methods = requests.iter().map(|r| method_impl(client, r));
-    impl_block(client, quote!(#(#methods)*), quote!())
+    let forwards = requests.iter().map(|r| forward_impl(client, r));
+    let forwards = impl_block(client, quote!(#(#forwards)*), quote!());
+    let tr = &client.item.ident;
+    let uses = requests.iter().map(|r| {
+        let (cfgs, ident) = (attr::cfgs(&r.method.item.attrs), r.method.ident());
+        quote!(#(#cfgs)* let _ = <#name as #tr>::#ident;)
+    });
+    quote! {
+        // The signatures are the trait's, written by the user (and linted there).
+        #[allow(clippy::needless_borrow, clippy::needless_borrows_for_generic_args, clippy::useless_conversion, clippy::too_many_arguments)]
+        impl #name {
+            #(#methods)*
+        }
+        #forwards
+        // The trait and its methods are used by the client even when every call goes to
+        // the inherent methods: without this, a private trait would be reported unused.
+        const _: () = {
+            const fn __tc_implements<__TcT: ?::core::marker::Sized + #tr>() {}
+            __tc_implements::<#name>();
+            #(#uses)*
+        };
+    }
+}
+
+/// A trait method of the impl: calls the inherent method of the same name.
+fn forward_impl(client: &Client, request: &Request) -> TokenStream {
+    let sig = impl_sig(request.method);
+    let cfgs = attr::cfgs(&request.method.item.attrs);
+    let (name, ident) = (&client.name, request.method.ident());
+    let args = request.args.iter().map(|arg| arg.ident);
+    quote! {
+        #(#cfgs)*
+        #sig {
+            #name::#ident(self, #(#args),*).await
+        }
+    }
 }
 
 pub(crate) fn impl_block(client: &Client, methods: TokenStream, extra: TokenStream) -> TokenStream {
@@ -161,6 +200,18 @@ pub(crate) fn impl_sig(method: &Method) -> Signature {
 fn method_impl(client: &Client, request: &Request) -> TokenStream {
     let sig = impl_sig(request.method);
     let cfgs = attr::cfgs(&request.method.item.attrs);
+    let docs = request
+        .method
+        .item
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"));
+    let see = format!(
+        "The method of [`{}::{}`] on this client, its future not boxed.",
+        client.item.ident,
+        request.method.ident()
+    );
+    let vis = &client.item.vis;
     let token_scope = request.token_scope.as_ref().map(token_scope_static);
     let asserts = request.args.iter().filter_map(assert_arg);
     let ok = request.ok;
@@ -168,7 +219,9 @@ fn method_impl(client: &Client, request: &Request) -> TokenStream {
     let decode = decode_expr(ok);
     quote! {
         #(#cfgs)*
-        #sig {
+        #(#docs)*
+        #[doc = #see]
+        #vis #sig {
             #token_scope
             #(#asserts)*
             #request
@@ -293,7 +346,7 @@ fn build_request(client: &Client, request: &Request) -> TokenStream {
         let mut __tc_req = ::token_client::__private::ClientCore::request(
             &self.__tc_core,
             ::token_client::__private::Method::#verb,
-            <::std::string::String as ::core::convert::From<&str>>::from(#first),
+            #first,
         );
         #(#stmts)*
     }

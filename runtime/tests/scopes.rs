@@ -525,7 +525,7 @@ impl token_client_runtime::__private::FromCore for Api {
 impl Api {
     /// `GET /api`, with the token of `scope` when given (what `#[scope]` generates).
     async fn get(&self, scope: Option<&TokenScope>) -> u16 {
-        let mut spec = self.0.request(reqwest::Method::GET, "/api".to_owned());
+        let mut spec = self.0.request(reqwest::Method::GET, "/api");
         if let Some(scope) = scope {
             spec.token_scope(scope);
         }

@@ -56,9 +56,10 @@ impl ClientCore {
         }
     }
 
-    /// Starts describing a call: `path` is appended to the base URL.
-    pub fn request(&self, method: Method, path: String) -> RequestSpec {
-        RequestSpec::new(method, path)
+    /// Starts describing a call: `path` (the template's leading text) is appended to the
+    /// base URL with exactly one `/` between.
+    pub fn request(&self, method: Method, path: &str) -> RequestSpec {
+        RequestSpec::new(method, &self.inner.base_url, path)
     }
 
     /// Sends `spec`: with a token (of its [`token_scope`](RequestSpec::token_scope), if it has
@@ -146,22 +147,35 @@ impl ClientCore {
     /// Joins base URL and path with exactly one `/` (or takes a `#[url]`), then appends
     /// the query.
     fn url(&self, spec: &RequestSpec) -> Result<Url, Error> {
-        let mut url = match &spec.absolute {
-            Some((url, any_origin)) => self.absolute(url, *any_origin || spec.no_auth)?,
+        let absolute;
+        let written = match &spec.absolute {
+            Some((url, any_origin)) => {
+                absolute = self.absolute(url, *any_origin || spec.no_auth)?;
+                absolute.as_str()
+            }
             None => {
-                check_dot_segments(&spec.path)?;
-                join(&self.inner.base_url, &spec.path)
+                check_dot_segments(spec.relative_path())?;
+                spec.base_and_path()
             }
         };
-        if !spec.query.is_empty() {
-            url.push(if url.contains('?') { '&' } else { '?' });
-            url.push_str(&spec.query);
-        }
-        Url::parse(&url).map_err(|error| {
+        let invalid = |error: url::ParseError| {
             // The query may hold API keys: the message names the URL without it.
-            let shown = url.split(['?', '#']).next().unwrap_or_default();
+            let shown = written.split(['?', '#']).next().unwrap_or_default();
             Error::Request(format!("invalid URL `{shown}`: {error}"))
-        })
+        };
+        // Parsed from the string built as the request was described: no copy.
+        let mut url = Url::parse(written).map_err(invalid)?;
+        if !spec.query.is_empty() {
+            // Already encoded: `set_query` leaves `%` escapes as they are.
+            match url.query() {
+                Some(own) if !own.is_empty() => {
+                    let query = format!("{own}&{}", spec.query);
+                    url.set_query(Some(&query));
+                }
+                _ => url.set_query(Some(&spec.query)),
+            }
+        }
+        Ok(url)
     }
 
     /// A `#[url]` argument, checked: absolute http(s), no user name or password, and on the
@@ -283,15 +297,6 @@ where
     }
 }
 
-/// `base` (no trailing `/`) and `path` joined with exactly one `/`; an empty path adds nothing.
-fn join(base: &str, path: &str) -> String {
-    let path = path.trim_start_matches('/');
-    if path.is_empty() {
-        return base.to_owned();
-    }
-    format!("{base}/{path}")
-}
-
 impl fmt::Debug for ClientCore {
     /// No secrets: no token, no header values.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -302,18 +307,5 @@ impl fmt::Debug for ClientCore {
             .field("retry_on_unauthorized", &self.inner.retry_on_unauthorized)
             .field("max_response_bytes", &self.inner.max_response_bytes)
             .finish_non_exhaustive()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::join;
-
-    #[test]
-    fn join_keeps_the_base_path_with_one_slash() {
-        assert_eq!(join("https://x/api", "/foos"), "https://x/api/foos");
-        assert_eq!(join("https://x/api", "foos"), "https://x/api/foos");
-        assert_eq!(join("https://x", "//foos/1"), "https://x/foos/1");
-        assert_eq!(join("https://x/api", ""), "https://x/api");
     }
 }

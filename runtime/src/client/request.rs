@@ -19,7 +19,11 @@ use super::path::{push_rest, push_segment};
 /// [`Error::Request`](crate::Error::Request) without sending anything.
 pub struct RequestSpec {
     pub(super) method: Method,
+    /// The base URL, `/`, and the path as far as written: the URL without its query,
+    /// built in one string (no joining, no copy, when the request is sent).
     pub(super) path: String,
+    /// Where the path starts in `path`, after the base URL and its `/`.
+    pub(super) path_start: usize,
     pub(super) query: String,
     pub(super) headers: HeaderMap,
     pub(super) body: Option<Body>,
@@ -64,10 +68,20 @@ impl Body {
 }
 
 impl RequestSpec {
-    pub(super) fn new(method: Method, path: String) -> Self {
+    /// A request to `base` (an absolute URL without a trailing `/`) joined with exactly one
+    /// `/` to `first`, the template's leading text (its own leading `/`s dropped).
+    pub(super) fn new(method: Method, base: &str, first: &str) -> Self {
+        let first = first.trim_start_matches('/');
+        // Room for a few path arguments without growing.
+        let mut path = String::with_capacity(base.len() + 1 + first.len() + 32);
+        path.push_str(base);
+        path.push('/');
+        let path_start = path.len();
+        path.push_str(first);
         Self {
             method,
             path,
+            path_start,
             query: String::new(),
             headers: HeaderMap::new(),
             body: None,
@@ -89,9 +103,34 @@ impl RequestSpec {
         }
     }
 
+    /// The path as written so far, after the base URL.
+    pub(super) fn relative_path(&self) -> &str {
+        &self.path[self.path_start..]
+    }
+
+    /// The URL without its query: base and path, with no `/` after the base when the
+    /// path is empty.
+    pub(super) fn base_and_path(&self) -> &str {
+        if self.path.len() == self.path_start {
+            &self.path[..self.path_start - 1]
+        } else {
+            &self.path
+        }
+    }
+
+    /// Drops `/`s at the start of the path: the base and the path are joined by exactly one.
+    fn trim_leading_slashes(&mut self) {
+        let slashes =
+            self.relative_path().len() - self.relative_path().trim_start_matches('/').len();
+        if slashes > 0 {
+            self.path.drain(self.path_start..self.path_start + slashes);
+        }
+    }
+
     /// Appends literal text of the path template.
     pub fn path_text(&mut self, text: &str) {
         self.path.push_str(text);
+        self.trim_leading_slashes();
     }
 
     /// Appends `value` as one path segment, percent-encoded as by [`push_segment`].
@@ -114,6 +153,7 @@ impl RequestSpec {
     /// tree, `/files/` for `/files/{**path}`).
     pub fn path_rest<T: ?Sized + Display>(&mut self, value: &T) {
         push_rest(&mut self.path, value);
+        self.trim_leading_slashes();
     }
 
     /// Adds `name=value` to the query. `None` adds nothing; a sequence repeats the key.
@@ -397,7 +437,7 @@ mod tests {
     use super::*;
 
     fn spec() -> RequestSpec {
-        RequestSpec::new(Method::DELETE, "/foos/".to_owned())
+        RequestSpec::new(Method::DELETE, "http://x/api", "/foos/")
     }
 
     #[test]
@@ -406,8 +446,25 @@ mod tests {
         spec.path_segment("id", &"a/b");
         spec.path_text("/files/");
         spec.path_rest(&"dir/x y");
-        assert_eq!(spec.path, "/foos/a%2Fb/files/dir/x%20y");
+        assert_eq!(spec.path, "http://x/api/foos/a%2Fb/files/dir/x%20y");
+        assert_eq!(spec.relative_path(), "foos/a%2Fb/files/dir/x%20y");
         assert_eq!(spec.error, None);
+    }
+
+    #[test]
+    fn base_and_path_are_joined_by_exactly_one_slash() {
+        let url = |first: &str| {
+            let spec = RequestSpec::new(Method::GET, "https://x/api", first);
+            spec.base_and_path().to_owned()
+        };
+        assert_eq!(url("/foos"), "https://x/api/foos");
+        assert_eq!(url("foos"), "https://x/api/foos");
+        assert_eq!(url("//foos/1"), "https://x/api/foos/1");
+        assert_eq!(url(""), "https://x/api");
+        assert_eq!(url("/"), "https://x/api");
+        let mut spec = RequestSpec::new(Method::GET, "https://x", "/");
+        spec.path_rest(&"/a/b");
+        assert_eq!(spec.base_and_path(), "https://x/a/b");
     }
 
     #[test]
@@ -430,7 +487,7 @@ mod tests {
     fn an_empty_rest_is_no_segment_at_all() {
         let mut spec = spec();
         spec.path_rest(&"");
-        assert_eq!(spec.path, "/foos/");
+        assert_eq!(spec.relative_path(), "foos/");
         assert_eq!(spec.error, None);
     }
 
