@@ -656,7 +656,9 @@ fn hot_path_summary(results: &support::Results) {
     ];
     let (one, two) = (hot_path_group(1), hot_path_group(2));
     println!();
-    println!("hot_path: a valid cached token (ratio: the contender's time per call / ours)");
+    println!(
+        "hot_path: a valid cached token (x ours: 1 thread, time per call / ours; 2 threads, throughput / ours)"
+    );
     println!(
         "  {:<34} {:>12} {:>8} {:>18} {:>8}",
         "contender", "1 thread", "x ours", "2 threads Mcalls/s", "x ours"
@@ -677,7 +679,7 @@ fn hot_path_summary(results: &support::Results) {
             ratio(single, ours_one),
             // One iteration of the 2-thread group is two calls.
             double.map_or("n/a".to_owned(), |n| format!("{:.2}", 2e3 / n)),
-            ratio(double, ours_two),
+            ratio(ours_two, double),
         );
     }
 }
