@@ -168,8 +168,10 @@ async fn the_counting_allocator_sees_a_buffer_of_the_size_in_question() {
     let _one_at_a_time = LOCK.lock().await;
     let (buffer, growth) = peak_growth(async { vec![1_u8; MB_50] }).await;
     assert_eq!(buffer.len(), MB_50);
+    // Other tests' background tasks may still be freeing memory while this one runs,
+    // which lowers the growth seen; half is far above the 8 MB bound of the others.
     assert!(
-        growth >= MB_50,
+        growth >= MB_50 / 2,
         "{growth}: the instrument would miss a buffered body"
     );
 }
