@@ -2,13 +2,10 @@
 //! return type, exact request shapes, exact call counts.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use token_client::{
-    AccessToken, ApiResponse, Error, SharedTokenProvider, TokenError, TokenOptions, TokenSource,
-    async_trait, token_client,
+    ApiResponse, Error, SharedTokenProvider, TokenError, TokenOptions, async_trait, token_client,
 };
 use wiremock::matchers::{any, body_bytes, body_json, body_string, header, method, path};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
@@ -111,18 +108,9 @@ pub trait Foos: Send + Sync {
 
 // ---- helpers ----
 
-/// A token source answering `t1`, `t2`... and counting its fetches.
-#[derive(Default)]
-struct Counting(AtomicUsize);
-
-#[async_trait]
-impl TokenSource for Counting {
-    async fn fetch(&self) -> Result<AccessToken, TokenError> {
-        let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
-        let expires = tokio::time::Instant::now() + Duration::from_secs(300);
-        Ok(AccessToken::new(format!("t{n}"), expires))
-    }
-}
+#[path = "support/tokens.rs"]
+mod tokens;
+use tokens::Counting;
 
 fn client(server: &MockServer) -> (FoosClient, Arc<Counting>) {
     let source = Arc::new(Counting::default());
@@ -230,11 +218,7 @@ async fn every_verb_sends_its_method_path_and_body() {
     );
     assert_eq!(foos.options().await.unwrap(), "GET, POST");
     assert_eq!(&foos.upload(vec![1, 2]).await.unwrap()[..], &[9, 8]);
-    assert_eq!(
-        source.0.load(Ordering::SeqCst),
-        1,
-        "one token for every call"
-    );
+    assert_eq!(source.fetches(), 1, "one token for every call");
 }
 
 #[tokio::test]
@@ -272,11 +256,7 @@ async fn an_empty_path_argument_is_refused_and_nothing_is_sent() {
     };
     assert!(message.contains("`{bucket}`"), "{message}");
     assert!(server.received_requests().await.unwrap().is_empty());
-    assert_eq!(
-        source.0.load(Ordering::SeqCst),
-        0,
-        "no token fetched either"
-    );
+    assert_eq!(source.fetches(), 0, "no token fetched either");
 }
 
 #[tokio::test]
@@ -404,7 +384,7 @@ async fn no_auth_sends_no_authorization_and_fetches_no_token() {
         .await;
     let (foos, source) = client(&server);
     assert_eq!(foos.health().await.unwrap(), "ok");
-    assert_eq!(source.0.load(Ordering::SeqCst), 0);
+    assert_eq!(source.fetches(), 0);
     let requests = server.received_requests().await.unwrap();
     assert!(!requests[0].headers.contains_key("authorization"));
 }
@@ -426,7 +406,7 @@ async fn a_401_causes_one_refresh_and_one_retry() {
         .await;
     let (foos, source) = client(&server);
     assert_eq!(foos.get(7).await.unwrap(), seven());
-    assert_eq!(source.0.load(Ordering::SeqCst), 2);
+    assert_eq!(source.fetches(), 2);
 }
 
 #[tokio::test]
@@ -446,7 +426,7 @@ async fn the_replay_after_a_401_carries_the_same_body_and_headers() {
     }
     let (foos, source) = client(&server);
     assert_eq!(foos.create(&seven()).await.unwrap(), seven());
-    assert_eq!(source.0.load(Ordering::SeqCst), 2);
+    assert_eq!(source.fetches(), 2);
 }
 
 #[tokio::test]
@@ -464,7 +444,7 @@ async fn a_second_401_surfaces_as_an_api_error() {
         panic!("{error:?}")
     };
     assert_eq!(api.body, "go away");
-    assert_eq!(source.0.load(Ordering::SeqCst), 2);
+    assert_eq!(source.fetches(), 2);
 }
 
 #[tokio::test]

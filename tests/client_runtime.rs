@@ -5,15 +5,13 @@
 //! not repeated here.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use token_client::reqwest::StatusCode;
 use token_client::reqwest::header::{HeaderMap, HeaderValue};
 use token_client::{
-    AccessToken, ApiResponse, BuildError, ClientBuilder, Error, SharedTokenProvider, TokenError,
-    TokenOptions, TokenSource, async_trait, token_client,
+    ApiResponse, BuildError, ClientBuilder, Error, SharedTokenProvider, TokenOptions, token_client,
 };
 use wiremock::matchers::{any, body_bytes, header, method, path};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
@@ -88,24 +86,9 @@ pub trait Foos: Send + Sync {
 
 // ---- helpers ----
 
-/// A token source answering `t1`, `t2`... and counting its fetches.
-#[derive(Default)]
-struct Counting(AtomicUsize);
-
-impl Counting {
-    fn fetches(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-#[async_trait]
-impl TokenSource for Counting {
-    async fn fetch(&self) -> Result<AccessToken, TokenError> {
-        let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
-        let expires = tokio::time::Instant::now() + Duration::from_secs(3600);
-        Ok(AccessToken::new(format!("t{n}"), expires))
-    }
-}
+#[path = "support/tokens.rs"]
+mod tokens;
+use tokens::Counting;
 
 /// A builder for the server's `/api`, with a counting token source.
 fn builder(server: &MockServer) -> (ClientBuilder<FoosClient>, Arc<Counting>) {

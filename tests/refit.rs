@@ -19,32 +19,27 @@ use serde::{Deserialize, Serialize};
 use token_client::reqwest::Body;
 use token_client::reqwest::header::{HeaderMap, HeaderValue};
 use token_client::{
-    AccessToken, ByteStream, Error, JsonLines, Part, SharedTokenProvider, TokenError, TokenSource,
-    async_trait, token_client,
+    ByteStream, Error, JsonLines, Part, SharedTokenProvider, async_trait, token_client,
 };
 use wiremock::matchers::{any, header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 // ---- helpers ----
 
-/// A token source answering `t1`, `t2`... and counting its fetches.
-#[derive(Default)]
-struct Counting(AtomicUsize);
-
-impl Counting {
-    fn fetches(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
+/// Mounts one 401 for token `t1` and one 204 for `t2`: the first token is rejected.
+async fn reject_the_first_token(server: &MockServer) {
+    for (bearer, status) in [("Bearer t1", 401), ("Bearer t2", 204)] {
+        Mock::given(header("authorization", bearer))
+            .respond_with(ResponseTemplate::new(status))
+            .expect(1)
+            .mount(server)
+            .await;
     }
 }
 
-#[async_trait]
-impl TokenSource for Counting {
-    async fn fetch(&self) -> Result<AccessToken, TokenError> {
-        let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
-        let expires = tokio::time::Instant::now() + Duration::from_secs(3600);
-        Ok(AccessToken::new(format!("t{n}"), expires))
-    }
-}
+#[path = "support/tokens.rs"]
+mod tokens;
+use tokens::Counting;
 
 /// `$client::builder()` for `$base_url`, with a counting token source: `(builder, source)`.
 macro_rules! builder {
@@ -484,13 +479,7 @@ async fn a_streamed_body_arrives_whole_with_its_content_type() {
 #[tokio::test]
 async fn a_streamed_body_is_not_replayed_after_a_401_and_the_token_is_dropped() {
     let server = MockServer::start().await;
-    for (bearer, status) in [("Bearer t1", 401), ("Bearer t2", 204)] {
-        Mock::given(header("authorization", bearer))
-            .respond_with(ResponseTemplate::new(status))
-            .expect(1)
-            .mount(&server)
-            .await;
-    }
+    reject_the_first_token(&server).await;
     let (builder, source) = builder!(BlobsClient, server.uri());
     let blobs = builder.build().unwrap();
     let error = blobs
@@ -512,13 +501,7 @@ async fn a_streamed_body_is_not_replayed_after_a_401_and_the_token_is_dropped() 
 #[tokio::test]
 async fn a_buffered_body_given_as_a_stream_argument_is_replayed_after_a_401() {
     let server = MockServer::start().await;
-    for (bearer, status) in [("Bearer t1", 401), ("Bearer t2", 204)] {
-        Mock::given(header("authorization", bearer))
-            .respond_with(ResponseTemplate::new(status))
-            .expect(1)
-            .mount(&server)
-            .await;
-    }
+    reject_the_first_token(&server).await;
     let (builder, source) = builder!(BlobsClient, server.uri());
     let blobs = builder.build().unwrap();
     blobs
