@@ -459,12 +459,13 @@ macro_rules! for_each_peer {
 // ---------------------------------------------------------------------------------------
 // main
 
-const SECTIONS: [&str; 5] = [
+const SECTIONS: [&str; 6] = [
     "hot_path",
     "during_refresh",
     "storm",
     "cold_start",
     "allocations",
+    "client_allocations",
 ];
 
 fn main() {
@@ -549,6 +550,9 @@ fn main() {
             "contender", "allocations", "bytes"
         );
         for_each_peer!(P => allocations::<P>(&harness));
+    }
+    if selected("client_allocations") {
+        client_allocations(&harness);
     }
 }
 
@@ -968,4 +972,135 @@ fn ratio(a: Duration, b: Duration) -> String {
 
 fn human(duration: Duration) -> String {
     support::human(duration.as_nanos() as f64)
+}
+
+// ---------------------------------------------------------------------------------------
+// 5b. Allocations per API call: a generated client against raw reqwest
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Item {
+    id: u64,
+    name: String,
+}
+
+#[token_client::token_client]
+trait Items {
+    #[get("/items/{id}")]
+    async fn get(&self, id: u64) -> Result<Item, token_client::Error>;
+}
+
+/// One `GET /items/{id}` decoded into an [`Item`], three ways: raw reqwest with a fixed
+/// bearer header, the generated client (inherent method), and the same through `dyn Items`
+/// (the boxed future of `async_trait`). The server runs on the harness's threads, so this
+/// thread counts the client's allocations only (reqwest's connection task included: it runs
+/// on this thread's current-thread runtime).
+fn client_allocations(harness: &Runtime) {
+    use token_client::reqwest;
+
+    let base = harness.block_on(async {
+        let app = Router::new().route(
+            "/items/{id}",
+            axum::routing::get(
+                |axum::extract::Path(id): axum::extract::Path<u64>| async move {
+                    Json(Item {
+                        id,
+                        name: "item".to_owned(),
+                    })
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{address}")
+    });
+    let runtime = current_thread_runtime();
+    let http = || {
+        reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client")
+    };
+    let raw = http();
+    let bearer = reqwest::header::HeaderValue::from_static("Bearer peers-token");
+    let generated = ItemsClient::builder()
+        .base_url(&base)
+        .http_client(http())
+        .token_provider(SharedTokenProvider::from_source(StaticToken))
+        .build()
+        .expect("generated client");
+    let dyn_items: &dyn Items = &generated;
+    let calls = ALLOCATION_CALLS / 10;
+    println!();
+    println!(
+        "client_allocations: per `GET /items/{{id}}` decoded from JSON, loopback ({calls} calls; the `Box::pin` of this harness, 1 allocation, is in every row)"
+    );
+    println!("  {:<34} {:>12} {:>12}", "client", "allocations", "bytes");
+    let raw_calls = count(&runtime, calls, "raw reqwest, fixed bearer header", &|id| {
+        let (raw, base, bearer) = (&raw, &base, &bearer);
+        Box::pin(async move {
+            let response = raw
+                .get(format!("{base}/items/{id}"))
+                .header(reqwest::header::AUTHORIZATION, bearer.clone())
+                .send()
+                .await
+                .expect("sent")
+                .error_for_status()
+                .expect("success");
+            serde_json::from_slice(&response.bytes().await.expect("body")).expect("json")
+        })
+    });
+    let ours = count(&runtime, calls, "generated client", &|id| {
+        let generated = &generated;
+        Box::pin(async move { generated.get(id).await.expect("item") })
+    });
+    let boxed = count(
+        &runtime,
+        calls,
+        "generated client through dyn Items",
+        &|id| Box::pin(async move { dyn_items.get(id).await.expect("item") }),
+    );
+    println!(
+        "  generated client - raw reqwest: {:+.2} allocations per call ({:+.2} through dyn)",
+        ours - raw_calls,
+        boxed - raw_calls
+    );
+}
+
+/// A boxed call of one of the clients.
+type ItemCall<'a> =
+    dyn Fn(u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = Item> + 'a>> + 'a;
+
+/// Allocations per call of `call` on this thread, printed with `name`.
+fn count(runtime: &Runtime, calls: u64, name: &str, call: &ItemCall<'_>) -> f64 {
+    let (allocations, bytes) = runtime.block_on(async {
+        for id in 0..100 {
+            black_box(call(id).await);
+        }
+        let before = Counting::now();
+        for id in 0..calls {
+            black_box(call(id).await);
+        }
+        let after = Counting::now();
+        (after.0 - before.0, after.1 - before.1)
+    });
+    let per_call = allocations as f64 / calls as f64;
+    println!(
+        "  {name:<34} {per_call:>12.2} {:>12.1}",
+        bytes as f64 / calls as f64
+    );
+    per_call
+}
+
+/// A token source that always has the same token, valid for an hour.
+struct StaticToken;
+
+#[token_client::async_trait]
+impl token_client::TokenSource for StaticToken {
+    async fn fetch(&self) -> Result<AccessToken, token_client::TokenError> {
+        let expires = tokio::time::Instant::now() + HOUR;
+        Ok(AccessToken::new("peers-token", expires))
+    }
 }
