@@ -459,13 +459,15 @@ macro_rules! for_each_peer {
 // ---------------------------------------------------------------------------------------
 // main
 
-const SECTIONS: [&str; 6] = [
+const SECTIONS: [&str; 8] = [
     "hot_path",
     "during_refresh",
     "storm",
     "cold_start",
     "allocations",
     "client_allocations",
+    "client_ir_raw",
+    "client_ir_generated",
 ];
 
 fn main() {
@@ -490,8 +492,11 @@ fn main() {
         .build()
         .expect("tokio runtime");
     println!("peers: {}", support::load());
-    // Made before anything is timed.
-    rsa_key_pem();
+    // Made before anything is timed (not for the instruction counts, run under callgrind,
+    // where making an RSA key takes minutes).
+    if !filter.starts_with("client_ir") {
+        rsa_key_pem();
+    }
 
     if selected("hot_path") {
         hot_path(&harness);
@@ -553,6 +558,11 @@ fn main() {
     }
     if selected("client_allocations") {
         client_allocations(&harness);
+    }
+    for (section, generated) in [("client_ir_raw", false), ("client_ir_generated", true)] {
+        if filter == section {
+            client_calls(&harness, generated);
+        }
     }
 }
 
@@ -995,6 +1005,77 @@ trait Items {
 /// thread counts the client's allocations only (reqwest's connection task included: it runs
 /// on this thread's current-thread runtime).
 fn client_allocations(harness: &Runtime) {
+    let (base, raw, generated) = item_clients(harness);
+    let runtime = current_thread_runtime();
+    let dyn_items: &dyn Items = &generated;
+    let calls = ALLOCATION_CALLS / 10;
+    println!();
+    println!(
+        "client_allocations: per `GET /items/{{id}}` decoded from JSON, loopback ({calls} calls; the `Box::pin` of this harness, 1 allocation, is in every row)"
+    );
+    println!("  {:<34} {:>12} {:>12}", "client", "allocations", "bytes");
+    let raw_calls = count(&runtime, calls, "raw reqwest, fixed bearer header", &|id| {
+        Box::pin(raw_item(&raw, &base, id))
+    });
+    let ours = count(&runtime, calls, "generated client", &|id| {
+        let generated = &generated;
+        Box::pin(async move { generated.get(id).await.expect("item") })
+    });
+    let boxed = count(
+        &runtime,
+        calls,
+        "generated client through dyn Items",
+        &|id| Box::pin(async move { dyn_items.get(id).await.expect("item") }),
+    );
+    println!(
+        "  generated client - raw reqwest: {:+.2} allocations per call ({:+.2} through dyn)",
+        ours - raw_calls,
+        boxed - raw_calls
+    );
+}
+
+/// `TC_IR_CALLS` calls (default 1,000) of one client, after 100 to warm up, on this thread:
+/// run under `valgrind --tool=callgrind --separate-threads=yes` with two call counts, the
+/// difference of this thread's totals divided by the difference of the counts is the
+/// client's instructions per call, setup and server (other threads) excluded. See
+/// BENCHMARKS.md.
+fn client_calls(harness: &Runtime, generated: bool) {
+    let calls: u64 = std::env::var("TC_IR_CALLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1000);
+    let (base, raw, client) = item_clients(harness);
+    current_thread_runtime().block_on(async {
+        for id in 0..100 + calls {
+            let item = if generated {
+                client.get(id).await.expect("item")
+            } else {
+                raw_item(&raw, &base, id).await
+            };
+            black_box(item);
+        }
+    });
+}
+
+/// `GET {base}/items/{id}` through raw reqwest with a fixed bearer header, decoded as the
+/// generated client decodes it.
+async fn raw_item(raw: &token_client::reqwest::Client, base: &str, id: u64) -> Item {
+    use token_client::reqwest::header::{AUTHORIZATION, HeaderValue};
+    const BEARER: HeaderValue = HeaderValue::from_static("Bearer peers-token");
+    let response = raw
+        .get(format!("{base}/items/{id}"))
+        .header(AUTHORIZATION, BEARER)
+        .send()
+        .await
+        .expect("sent")
+        .error_for_status()
+        .expect("success");
+    serde_json::from_slice(&response.bytes().await.expect("body")).expect("json")
+}
+
+/// A loopback items server on the harness's threads, and the two clients of it: raw
+/// reqwest, and the generated `ItemsClient` (a static token).
+fn item_clients(harness: &Runtime) -> (String, token_client::reqwest::Client, ItemsClient) {
     use token_client::reqwest;
 
     let base = harness.block_on(async {
@@ -1016,57 +1097,19 @@ fn client_allocations(harness: &Runtime) {
         tokio::spawn(async move { axum::serve(listener, app).await });
         format!("http://{address}")
     });
-    let runtime = current_thread_runtime();
     let http = || {
         reqwest::Client::builder()
             .no_proxy()
             .build()
             .expect("client")
     };
-    let raw = http();
-    let bearer = reqwest::header::HeaderValue::from_static("Bearer peers-token");
     let generated = ItemsClient::builder()
         .base_url(&base)
         .http_client(http())
         .token_provider(SharedTokenProvider::from_source(StaticToken))
         .build()
         .expect("generated client");
-    let dyn_items: &dyn Items = &generated;
-    let calls = ALLOCATION_CALLS / 10;
-    println!();
-    println!(
-        "client_allocations: per `GET /items/{{id}}` decoded from JSON, loopback ({calls} calls; the `Box::pin` of this harness, 1 allocation, is in every row)"
-    );
-    println!("  {:<34} {:>12} {:>12}", "client", "allocations", "bytes");
-    let raw_calls = count(&runtime, calls, "raw reqwest, fixed bearer header", &|id| {
-        let (raw, base, bearer) = (&raw, &base, &bearer);
-        Box::pin(async move {
-            let response = raw
-                .get(format!("{base}/items/{id}"))
-                .header(reqwest::header::AUTHORIZATION, bearer.clone())
-                .send()
-                .await
-                .expect("sent")
-                .error_for_status()
-                .expect("success");
-            serde_json::from_slice(&response.bytes().await.expect("body")).expect("json")
-        })
-    });
-    let ours = count(&runtime, calls, "generated client", &|id| {
-        let generated = &generated;
-        Box::pin(async move { generated.get(id).await.expect("item") })
-    });
-    let boxed = count(
-        &runtime,
-        calls,
-        "generated client through dyn Items",
-        &|id| Box::pin(async move { dyn_items.get(id).await.expect("item") }),
-    );
-    println!(
-        "  generated client - raw reqwest: {:+.2} allocations per call ({:+.2} through dyn)",
-        ours - raw_calls,
-        boxed - raw_calls
-    );
+    (base, http(), generated)
 }
 
 /// A boxed call of one of the clients.
