@@ -30,8 +30,8 @@ mod support;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::hint::black_box;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use aliri_tokens::backoff::ErrorBackoffConfig;
@@ -566,13 +566,6 @@ fn main() {
     }
 }
 
-fn current_thread_runtime() -> Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
 /// A contender holding a token valid for an hour, on its own endpoint (kept alive with it).
 fn warm<P: Peer>(harness: &Runtime) -> (P, Endpoint) {
     harness.block_on(async {
@@ -625,38 +618,8 @@ fn hot_path(harness: &Runtime) {
 
 fn bench<P: Peer>(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, peer: &P, threads: usize) {
     group.bench_function(name, |b| {
-        b.iter_custom(|iters| aggregate(peer, threads, iters))
+        b.iter_custom(|iters| support::aggregate(threads, iters, || peer.get()))
     });
-}
-
-/// `threads` OS threads, each making `iters` calls in a current-thread runtime of its
-/// own, released together: the wall time from the first start to the last end.
-fn aggregate<P: Peer>(peer: &P, threads: usize, iters: u64) -> Duration {
-    let barrier = Barrier::new(threads);
-    let spans: Vec<(Instant, Instant)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| scope.spawn(|| calls(peer, &barrier, iters)))
-            .collect();
-        workers
-            .into_iter()
-            .map(|worker| worker.join().expect("bench thread panicked"))
-            .collect()
-    });
-    let start = spans.iter().map(|span| span.0).min().expect("a thread");
-    let end = spans.iter().map(|span| span.1).max().expect("a thread");
-    end - start
-}
-
-fn calls<P: Peer>(peer: &P, barrier: &Barrier, iters: u64) -> (Instant, Instant) {
-    let runtime = current_thread_runtime();
-    barrier.wait();
-    runtime.block_on(async {
-        let start = Instant::now();
-        for _ in 0..iters {
-            let _ = black_box(peer.get().await);
-        }
-        (start, Instant::now())
-    })
 }
 
 fn hot_path_summary(results: &support::Results) {
@@ -951,7 +914,7 @@ const ALLOCATION_CALLS: u64 = 10_000;
 
 fn allocations<P: Peer>(harness: &Runtime) {
     let (peer, _endpoint) = warm::<P>(harness);
-    let runtime = current_thread_runtime();
+    let runtime = support::current_thread_runtime();
     let (allocations, bytes) = runtime.block_on(async {
         // Warm this thread too (its runtime's first poll, thread-locals).
         for _ in 0..100 {
@@ -1006,7 +969,7 @@ trait Items {
 /// on this thread's current-thread runtime).
 fn client_allocations(harness: &Runtime) {
     let (base, raw, generated) = item_clients(harness);
-    let runtime = current_thread_runtime();
+    let runtime = support::current_thread_runtime();
     let dyn_items: &dyn Items = &generated;
     let calls = ALLOCATION_CALLS / 10;
     println!();
@@ -1045,7 +1008,7 @@ fn client_calls(harness: &Runtime, generated: bool) {
         .and_then(|n| n.parse().ok())
         .unwrap_or(1000);
     let (base, raw, client) = item_clients(harness);
-    current_thread_runtime().block_on(async {
+    support::current_thread_runtime().block_on(async {
         for id in 0..100 + calls {
             let item = if generated {
                 client.get(id).await.expect("item")

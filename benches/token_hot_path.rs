@@ -10,8 +10,8 @@
 mod support;
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant as StdInstant};
 
 use arc_swap::ArcSwap;
@@ -260,13 +260,6 @@ impl TokenSource for TestSource {
     }
 }
 
-fn current_thread_runtime() -> Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
 // ---------------------------------------------------------------------------------------
 // Hot path: a valid cached token, 1 and 2 threads
 
@@ -295,7 +288,7 @@ impl Contenders {
         // Fill both providers' caches (the first call waits for the fetch), and the caches
         // of `scope` and of a few other scopes of `provider`: the lookup is not in a map of
         // one.
-        current_thread_runtime().block_on(async {
+        support::current_thread_runtime().block_on(async {
             provider.token().await.expect("first token");
             provider_dyn.token().await.expect("first token");
             for other in ["orders.write", "users.read", "users.write"] {
@@ -363,38 +356,8 @@ fn bench<C: Cache>(
     threads: usize,
 ) {
     group.bench_function(name, |b| {
-        b.iter_custom(|iters| aggregate(cache, threads, iters))
+        b.iter_custom(|iters| support::aggregate(threads, iters, || cache.get()))
     });
-}
-
-/// `threads` OS threads, each making `iters` calls in a current-thread runtime of its
-/// own, released together: the wall time from the first start to the last end.
-fn aggregate<C: Cache>(cache: &C, threads: usize, iters: u64) -> Duration {
-    let barrier = Barrier::new(threads);
-    let spans: Vec<(StdInstant, StdInstant)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| scope.spawn(|| calls(cache, &barrier, iters)))
-            .collect();
-        workers
-            .into_iter()
-            .map(|worker| worker.join().expect("bench thread panicked"))
-            .collect()
-    });
-    let start = spans.iter().map(|span| span.0).min().expect("a thread");
-    let end = spans.iter().map(|span| span.1).max().expect("a thread");
-    end - start
-}
-
-fn calls<C: Cache>(cache: &C, barrier: &Barrier, iters: u64) -> (StdInstant, StdInstant) {
-    let runtime = current_thread_runtime();
-    barrier.wait();
-    runtime.block_on(async {
-        let start = StdInstant::now();
-        for _ in 0..iters {
-            let _ = black_box(cache.get().await);
-        }
-        (start, StdInstant::now())
-    })
 }
 
 // ---------------------------------------------------------------------------------------

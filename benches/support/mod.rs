@@ -124,3 +124,45 @@ pub fn load() -> String {
     let fields: Vec<&str> = loadavg.split_whitespace().take(3).collect();
     format!("load average {}", fields.join(" "))
 }
+
+/// A current-thread tokio runtime with time and I/O, for one bench thread.
+pub fn current_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// `threads` OS threads, each making `iters` calls of `call` in a current-thread runtime
+/// of its own, released together: the wall time from the first start to the last end.
+pub fn aggregate<F, Fut>(threads: usize, iters: u64, call: F) -> Duration
+where
+    F: Fn() -> Fut + Sync,
+    Fut: std::future::Future,
+{
+    let barrier = std::sync::Barrier::new(threads);
+    let spans: Vec<(std::time::Instant, std::time::Instant)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let runtime = current_thread_runtime();
+                    barrier.wait();
+                    runtime.block_on(async {
+                        let start = std::time::Instant::now();
+                        for _ in 0..iters {
+                            std::hint::black_box(call().await);
+                        }
+                        (start, std::time::Instant::now())
+                    })
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().expect("bench thread panicked"))
+            .collect()
+    });
+    let start = spans.iter().map(|span| span.0).min().expect("a thread");
+    let end = spans.iter().map(|span| span.1).max().expect("a thread");
+    end - start
+}
