@@ -216,10 +216,8 @@ impl ClientCore {
         spec: &mut RequestSpec,
     ) -> Result<Response, Error> {
         let provider = self.provider()?;
-        let replay = if self.inner.retry_on_unauthorized
-            && response.status() == StatusCode::UNAUTHORIZED
-            && spec.replayable()
-        {
+        // Called on a 401 only (`send`): no second look at the status.
+        let replay = if self.inner.retry_on_unauthorized && spec.replayable() {
             match self.build(spec) {
                 Ok(request) => self.multipart(request, spec).await.ok(),
                 Err(_) => None,
