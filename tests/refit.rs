@@ -26,6 +26,17 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 // ---- helpers ----
 
+/// A server answering every request with 204, expecting `times` of them.
+async fn answering_204(times: impl Into<wiremock::Times>) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(204))
+        .expect(times)
+        .mount(&server)
+        .await;
+    server
+}
+
 /// Mounts one 401 for token `t1` and one 204 for `t2`: the first token is rejected.
 async fn reject_the_first_token(server: &MockServer) {
     for (bearer, status) in [("Bearer t1", 401), ("Bearer t2", 204)] {
@@ -267,12 +278,7 @@ async fn multipart_parts_arrive_with_their_names_file_names_types_and_bytes() {
 
 #[tokio::test]
 async fn part_builders_set_file_name_and_content_type_and_a_json_some_is_sent() {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(204))
-        .expect(1)
-        .mount(&server)
-        .await;
+    let server = answering_204(1).await;
     let (builder, _) = builder!(UploadsClient, server.uri());
     let uploads = builder.build().unwrap();
     let report = Part::bytes(b"a,b\n1,2\n".to_vec())
@@ -329,12 +335,7 @@ async fn part_builders_set_file_name_and_content_type_and_a_json_some_is_sent() 
 
 #[tokio::test]
 async fn a_file_part_that_cannot_be_opened_is_a_request_error_and_nothing_is_sent() {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(204))
-        .expect(0)
-        .mount(&server)
-        .await;
+    let server = answering_204(0).await;
     let (builder, _) = builder!(UploadsClient, server.uri());
     let uploads = builder.build().unwrap();
     let missing = std::env::temp_dir().join(format!(
@@ -783,12 +784,7 @@ async fn a_header_map_with_a_repeated_name_sends_every_value() {
 
 #[tokio::test]
 async fn an_invalid_header_map_value_is_a_request_error_naming_the_header_not_the_value() {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(204))
-        .expect(0)
-        .mount(&server)
-        .await;
+    let server = answering_204(0).await;
     let (builder, source) = builder!(HeadedClient, server.uri());
     let headed = builder.build().unwrap();
     let map = HashMap::from([("X-Secret".to_owned(), "hunter2\r\nX-Evil: 1".to_owned())]);
@@ -1088,12 +1084,7 @@ pub struct Paging {
 }
 
 async fn any_ok() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&server)
-        .await;
-    server
+    answering_204(0..).await
 }
 
 #[tokio::test]
